@@ -1,0 +1,215 @@
+"""The scoring step: workspace -> scorer -> ``output/result.json``.
+
+Nothing in ``output/`` is touched until the scorer has succeeded: artifacts are
+staged in a temporary folder and moved in, and ``result.json`` is replaced
+atomically, so a failure never leaves partial results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from autoscorer import __version__
+from autoscorer.errors import AutoScorerError, MissingFile, MissingParameter
+from autoscorer.scorers.base import Scorer, ScoreOutput, ScoringContext
+from autoscorer.scorers.ranking import rank_and_pass
+from autoscorer.scorers.registry import get_scorer
+from autoscorer.workspace.layout import Workspace
+from autoscorer.workspace.models import (
+    Artifact,
+    ErrorInfo,
+    Meta,
+    Provenance,
+    Result,
+    ResultMetadata,
+    Summary,
+    Timing,
+    Versioning,
+)
+
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+_MIME = {".png": "image/png", ".json": "application/json", ".csv": "text/csv"}
+
+
+def sha256_file(path: Path | None, chunk: int = 1 << 20) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def scorer_source_hash(cls: type[Scorer]) -> str | None:
+    try:
+        source = inspect.getsourcefile(cls)
+    except TypeError:
+        return None
+    return sha256_file(Path(source)) if source else None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _data_path(ws: Workspace, relative: str, role: str) -> Path:
+    path = ws.root / relative
+    if not path.is_file():
+        hint = "the ground truth" if role == "gt" else "the submission's predictions"
+        raise MissingFile(
+            f"{relative} is missing: {hint} must be at {path}",
+            field=relative,
+            details={"file": relative, "workspace_path": str(ws.root)},
+        )
+    return path
+
+
+def _resolve_scorer(meta: Meta, scorer: str | None) -> type[Scorer]:
+    name = scorer or meta.scorer
+    if not name:
+        raise MissingParameter(
+            "no scorer given: pass --scorer or set 'scorer' in meta.json", field="scorer"
+        )
+    return get_scorer(name)
+
+
+def _publish_artifacts(ws: Workspace, staged: dict[str, Path]) -> dict[str, Artifact]:
+    """Move staged artifact files into ``output/artifacts/`` and describe them."""
+    if not staged:
+        return {}
+    ws.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Artifact] = {}
+    for name, src in staged.items():
+        dest = ws.artifacts_dir / src.name
+        os.replace(src, dest)
+        mime = _MIME.get(dest.suffix.lower(), "application/octet-stream")
+        out[name] = Artifact(path=str(dest), size=dest.stat().st_size, type=mime)
+    return out
+
+
+def write_result(ws: Workspace, result: Result) -> Path:
+    """Atomically write ``output/result.json``."""
+    ws.output_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".json", dir=ws.output_dir)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(result.to_json_dict(), fh, indent=2, ensure_ascii=False, allow_nan=False)
+    os.replace(tmp, ws.result_path)
+    return ws.result_path
+
+
+def _summary(cls: type[Scorer], meta: Meta, out: ScoreOutput) -> Summary:
+    score = out.metrics.get(cls.primary_metric)
+    thresholds = meta.thresholds if meta.thresholds is not None else cls.thresholds
+    rank, passed = rank_and_pass(score, thresholds, cls.higher_is_better)
+    message = "Evaluation completed successfully"
+    if out.warnings:
+        message += f" with {len(out.warnings)} warning(s)"
+    return Summary(score=score, rank=rank, pass_=passed, message=message)
+
+
+def _build_result(
+    ws: Workspace, meta: Meta, cls: type[Scorer], out: ScoreOutput, ctx: ScoringContext
+) -> Result:
+    return Result(
+        summary=_summary(cls, meta, out),
+        metrics=out.metrics,
+        versioning=Versioning(
+            scorer=cls.name,
+            version=cls.version,
+            autoscorer_version=__version__,
+            timestamp=now_iso(),
+        ),
+        metadata=ResultMetadata(
+            job_id=meta.job_id,
+            task_type=meta.task_type or cls.task_type,
+            data_size=out.data_size,
+            num_classes=out.num_classes,
+        ),
+        provenance=Provenance(
+            gt_sha256=sha256_file(ctx.gt_path),
+            pred_sha256=sha256_file(ctx.pred_path),
+            scorer_source_sha256=scorer_source_hash(cls),
+        ),
+        warnings=out.warnings,
+    )
+
+
+def score(
+    workspace: str | os.PathLike[str] | Workspace,
+    scorer: str | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    write: bool = True,
+    write_artifacts: bool = True,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Result:
+    """Score a workspace's predictions and (by default) write ``output/result.json``.
+
+    ``scorer`` and ``params`` override ``meta.json``'s ``scorer`` and
+    ``scorer_params``. Raises an :class:`~autoscorer.errors.AutoScorerError`
+    on bad input; nothing is written then.
+    """
+    started = time.perf_counter()
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
+    meta = ws.load_meta()
+    cls = _resolve_scorer(meta, scorer)
+    instance = cls({**meta.scorer_params, **(params or {})})
+    ws.output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".artifacts-", dir=ws.output_dir) as staging:
+        ctx = ScoringContext(
+            workspace=ws,
+            meta=meta,
+            gt_path=_data_path(ws, cls.gt_file, "gt"),
+            pred_path=_data_path(ws, cls.pred_file, "pred"),
+            artifacts_dir=Path(staging),
+            write_artifacts=write_artifacts,
+            max_file_bytes=max_file_bytes,
+        )
+        t0 = time.perf_counter()
+        out = instance.evaluate(ctx)
+        scoring_time = time.perf_counter() - t0
+        result = _build_result(ws, meta, cls, out, ctx)
+        if write:
+            result.artifacts = _publish_artifacts(ws, out.artifacts)
+    result.timing = Timing(
+        total_time=time.perf_counter() - started,
+        data_loading=out.data_loading,
+        scoring_time=scoring_time,
+    )
+    if write:
+        write_result(ws, result)
+    return result
+
+
+def failure_result(
+    error: AutoScorerError, *, meta: Meta | None = None, scorer: str | None = None
+) -> Result:
+    """A ``result.json`` describing a failed run (``error`` set, no score)."""
+    return Result(
+        summary=Summary(score=None, rank=None, pass_=False, message=error.message),
+        versioning=Versioning(
+            scorer=scorer or (meta.scorer if meta else None),
+            autoscorer_version=__version__,
+            timestamp=now_iso(),
+        ),
+        metadata=ResultMetadata(
+            job_id=meta.job_id if meta else None, task_type=meta.task_type if meta else None
+        ),
+        error=ErrorInfo(**error.to_dict()),
+    )
+
+
+def clear_stale(ws: Workspace) -> None:
+    """Remove leftovers of interrupted runs (staging folders)."""
+    for p in ws.output_dir.glob(".artifacts-*"):
+        shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Built-in scorers; importing this package registers them."""

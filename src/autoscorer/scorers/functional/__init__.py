@@ -1,0 +1,1 @@
+"""scorers/functional"""
