@@ -1,0 +1,1 @@
+"""Built-in classification scorers (placeholder until implemented)."""

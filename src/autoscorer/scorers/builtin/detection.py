@@ -1,0 +1,1 @@
+"""Built-in detection scorers (placeholder until implemented)."""

@@ -1,0 +1,1 @@
+"""Built-in regression scorers (placeholder until implemented)."""

@@ -1,0 +1,1 @@
+"""Built-in segmentation scorers (placeholder until implemented)."""

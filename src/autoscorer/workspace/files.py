@@ -1,0 +1,65 @@
+"""Reading data files safely: size limits, encodings, JSON with clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from autoscorer.errors import EmptyFile, EncodingError, FileTooLarge, MissingFile, ParseError
+
+
+def display_name(path: Path) -> str:
+    """``input/gt.csv`` rather than an absolute path, for messages."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def check_file(path: Path, max_bytes: int) -> int:
+    """Size of ``path``; raises if missing, empty or larger than ``max_bytes``."""
+    name = display_name(path)
+    if not path.is_file():
+        raise MissingFile(f"{name} is missing", field=name, details={"file": name})
+    size = path.stat().st_size
+    if size == 0:
+        raise EmptyFile(f"{name} is empty", field=name, details={"file": name})
+    if size > max_bytes:
+        raise FileTooLarge(
+            f"{name} is {size:,} bytes, above the limit of {max_bytes:,} bytes "
+            "(raise max_file_bytes in the server config if this is expected)",
+            field=name,
+            details={"file": name, "size": size, "limit": max_bytes},
+        )
+    return size
+
+
+def read_text(path: Path, max_bytes: int, encoding: str = "utf-8") -> str:
+    """Whole file as text; a BOM is dropped; bad bytes give the byte offset."""
+    check_file(path, max_bytes)
+    raw = path.read_bytes()
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    try:
+        return raw.decode(enc)
+    except UnicodeDecodeError as exc:
+        name = display_name(path)
+        raise EncodingError(
+            f"{name} is not valid {encoding} at byte {exc.start}; set data.encoding in "
+            "meta.json (e.g. 'gbk') or re-save the file as UTF-8",
+            field=name,
+            details={"file": name, "encoding": encoding, "byte_offset": exc.start},
+        ) from exc
+    except LookupError as exc:
+        raise EncodingError(f"unknown encoding {encoding!r}", field="data.encoding") from exc
+
+
+def read_json(path: Path, max_bytes: int, encoding: str = "utf-8") -> Any:
+    """Parsed JSON; a syntax error names the file, line and column."""
+    text = read_text(path, max_bytes, encoding)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        name = display_name(path)
+        raise ParseError(
+            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            field=name,
+            details={"file": name, "line": exc.lineno, "column": exc.colno},
+        ) from exc
