@@ -38,7 +38,9 @@ def validate_cmd(
 
 def _print_report(report: dict[str, Any]) -> None:
     ok = report["validation_status"] == "valid"
-    console.print(f"[bold]{report['workspace_path']}[/]: {'[green]valid' if ok else '[red]invalid'}")
+    console.print(
+        f"[bold]{report['workspace_path']}[/]: {'[green]valid' if ok else '[red]invalid'}"
+    )
     for name, check in report["checks"].items():
         console.print(f"  {name:<14} {check['status']}")
     for label, style in (("errors", "red"), ("warnings", "yellow"), ("suggestions", "cyan")):
@@ -48,7 +50,9 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def init_cmd(
     workspace: Path = typer.Argument(..., help="Directory to create."),
-    template: str = typer.Option("classification", help="classification|regression|detection|segmentation"),
+    template: str = typer.Option(
+        "classification", help="classification|regression|detection|segmentation"
+    ),
     job_id: str | None = typer.Option(None, help="job_id written into meta.json."),
     scorer: str | None = typer.Option(None, help="Scorer written into meta.json."),
     as_json: bool = JsonOpt,
@@ -69,8 +73,12 @@ def init_cmd(
 def score_cmd(
     workspaces: list[Path] = typer.Argument(..., help="One or more workspace directories."),
     scorer: str | None = typer.Option(None, "--scorer", "-s", help="Override meta.json's scorer."),
-    scorer_params: str | None = typer.Option(None, "--scorer-params", help="JSON object of params."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Also write results here (JSON)."),
+    scorer_params: str | None = typer.Option(
+        None, "--scorer-params", help="JSON object of params."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Also write results here (JSON)."
+    ),
     no_artifacts: bool = typer.Option(False, "--no-artifacts", help="Skip plots and tables."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -79,8 +87,14 @@ def score_cmd(
         params = parse_json_option(scorer_params, "--scorer-params")
     results: dict[str, Any] = {}
     failed = 0
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                        console=console, disable=as_json or len(workspaces) < 2, transient=True)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json or len(workspaces) < 2,
+        transient=True,
+    )
     with progress:
         task = progress.add_task("scoring", total=len(workspaces))
         for ws in workspaces:
@@ -109,8 +123,11 @@ def _emit(results: dict[str, Any], as_json: bool, output: Path | None) -> None:
         if entry["success"]:
             s = entry["result"]["summary"]
             metric = entry["result"]["versioning"]["scorer"]
-            console.print(f"[green]✓[/] {ws}: score={s['score']:.6g} rank={s['rank']} "
-                          f"pass={s['pass']} ({metric})", highlight=False)
+            console.print(
+                f"[green]✓[/] {ws}: score={s['score']:.6g} rank={s['rank']} "
+                f"pass={s['pass']} ({metric})",
+                highlight=False,
+            )
         else:
             e = entry["error"]
             console.print(f"[red]✗[/] {ws}: [{e['code']}] {e['message']}", highlight=False)

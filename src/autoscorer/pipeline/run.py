@@ -85,8 +85,11 @@ def run_pipeline(
             raise ExecutorUnavailable("inference executors are not available in this build")
         progress("scoring", 0.6)
         log("INFO", "scorer", f"scoring with {request.scorer or meta.scorer}")
-        params = {**meta.scorer_params, **request.overrides.get("scorer_params", {}),
-                  **request.params}
+        params = {
+            **meta.scorer_params,
+            **request.overrides.get("scorer_params", {}),
+            **request.params,
+        }
         result = score(ws, request.scorer, params, write_artifacts=request.write_artifacts)
         progress("done", 1.0)
         log("INFO", "scorer", f"score {result.summary.score}")

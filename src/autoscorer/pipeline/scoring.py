@@ -20,7 +20,7 @@ from typing import Any
 
 from autoscorer import __version__
 from autoscorer.errors import AutoScorerError, MissingFile, MissingParameter
-from autoscorer.scorers.base import Scorer, ScoreOutput, ScoringContext
+from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.ranking import rank_and_pass
 from autoscorer.scorers.registry import get_scorer
 from autoscorer.workspace.layout import Workspace

@@ -68,7 +68,9 @@ class Param:
         return value
 
 
-def validate_params(schema: dict[str, Param], params: dict[str, Any], scorer: str) -> dict[str, Any]:
+def validate_params(
+    schema: dict[str, Param], params: dict[str, Any], scorer: str
+) -> dict[str, Any]:
     """Defaults filled in, types and choices checked; unknown names rejected."""
     unknown = sorted(set(params) - set(schema))
     if unknown:
@@ -81,9 +83,7 @@ def validate_params(schema: dict[str, Param], params: dict[str, Any], scorer: st
     for name, spec in schema.items():
         if name not in params:
             if spec.required:
-                raise MissingParameter(
-                    f"scorer '{scorer}' needs parameter '{name}'", field=name
-                )
+                raise MissingParameter(f"scorer '{scorer}' needs parameter '{name}'", field=name)
             out[name] = spec.default
         else:
             out[name] = spec.check(name, params[name])
