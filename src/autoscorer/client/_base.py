@@ -1,0 +1,143 @@
+"""What the sync and async clients share: settings, headers, reading answers."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, TypeVar
+
+import httpx
+import pydantic
+
+from autoscorer import __version__
+from autoscorer.client import _errors as e
+from autoscorer.client._calls import Call
+from autoscorer.client._models import ErrorDetail, JobResult, Response
+from autoscorer.client._retry import RetryPolicy, as_policy, parse_retry_after
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "http://localhost:8000"
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = f"autoscorer-client/{__version__}"
+
+
+class ClientSettings:
+    """Base URL, API key, time-outs and retry policy of one client."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float | httpx.Timeout | None,
+        retries: RetryPolicy | int | None,
+        headers: dict[str, str] | None,
+    ) -> None:
+        self.base_url = (
+            base_url or os.environ.get("AUTOSCORER_SERVER") or DEFAULT_BASE_URL
+        ).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("AUTOSCORER_API_KEY")
+        self.timeout = timeout
+        self.retry = as_policy(3 if retries is None else retries)
+        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        if self.api_key:
+            self.headers["Authorization"] = f"Bearer {self.api_key}"
+
+
+def build_request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
+    extensions = {}
+    if call.timeout is not None:
+        extensions["timeout"] = httpx.Timeout(call.timeout).as_dict()
+    return http.build_request(
+        call.method,
+        call.path,
+        params=call.params,
+        json=call.body,
+        extensions=extensions,
+    )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    return parse_retry_after(response.headers.get("retry-after"))
+
+
+def transport_error(exc: httpx.TransportError) -> e.TransportError:
+    """The SDK's view of an httpx transport failure (the original is the cause)."""
+    request = exc.request if _has_request(exc) else None
+    where = f" ({request.method} {request.url})" if request is not None else ""
+    if isinstance(exc, httpx.TimeoutException):
+        return e.RequestTimeout(f"request timed out{where}: {exc}", request=request)
+    if isinstance(exc, httpx.ConnectError):
+        return e.ConnectError(f"cannot connect to the server{where}: {exc}", request=request)
+    return e.TransportError(f"connection failed{where}: {exc}", request=request)
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 -- raises RuntimeError when httpx has none
+    except RuntimeError:
+        return False
+    return True
+
+
+def read_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _is_envelope(body: Any) -> bool:
+    return isinstance(body, dict) and "success" in body
+
+
+def api_error(response: httpx.Response, body: Any) -> e.APIError:
+    """Rebuild the server's error as the SDK exception named after its code."""
+    first: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    if _is_envelope(body) and body.get("errors"):
+        errors = [x for x in body["errors"] if isinstance(x, dict)]
+        first = errors[0] if errors else {}
+    code = first.get("code")
+    cls = e.error_class(code, response.status_code)
+    message = first.get("message") or f"HTTP {response.status_code} {response.reason_phrase}"
+    meta = body.get("meta") if _is_envelope(body) else None
+    request_id = (meta or {}).get("request_id") or response.headers.get("x-request-id")
+    return cls(
+        message,
+        code=code,
+        field=first.get("field"),
+        details=first.get("details"),
+        request_id=request_id,
+        response=response,
+        errors=errors,
+    )
+
+
+def handle(call: Call[T], response: httpx.Response) -> T:
+    """``data`` of a successful answer parsed into ``T``; raise the API error otherwise."""
+    body = read_body(response)
+    if response.is_error or (_is_envelope(body) and body.get("success") is False):
+        raise api_error(response, body)
+    if body is None:
+        raise e.UnexpectedResponse("the server's answer is not JSON", response=response)
+    data = body.get("data") if _is_envelope(body) else body
+    try:
+        return call.parse(data)
+    except pydantic.ValidationError as exc:
+        raise e.UnexpectedResponse(
+            f"unexpected answer to {call.method} {call.path}: {exc}", response=response
+        ) from exc
+
+
+def result_envelope(response: httpx.Response) -> Response[JobResult]:
+    """The result answer as a whole envelope (``success``, ``data``, ``errors``), never raising
+    for an API error: this is what ``wait_for_completion`` returns."""
+    body = read_body(response)
+    if not _is_envelope(body):
+        err = api_error(response, body) if response.is_error else None
+        errors = [ErrorDetail(code=err.code, message=err.message)] if err else []
+        return Response[JobResult](
+            success=err is None, data=body if err is None else None, errors=errors
+        )
+    return Response[JobResult].model_validate(body)

@@ -1,0 +1,301 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import httpx
+
+from autoscorer.client import _calls as calls
+from autoscorer.client import _models as m
+from autoscorer.client._base import (
+    DEFAULT_TIMEOUT,
+    ClientSettings,
+    build_request,
+    handle,
+    result_envelope,
+    retry_after,
+    transport_error,
+)
+from autoscorer.client._errors import WaitTimeout
+from autoscorer.client._resources import Config, Scorers, Workspaces
+from autoscorer.client._retry import RetryPolicy
+from autoscorer.client._wait import LogCursor, PollSchedule, is_stream, outcome, parse_stream_line
+
+T = TypeVar("T")
+# A synchronous submit holds the connection while the job runs.
+SYNC_SUBMIT_TIMEOUT = 3600.0
+
+
+class AutoScorerClient:
+    """Client for the AutoScorer REST API; one pooled connection set, reused by every call.
+
+    ``base_url`` defaults to ``$AUTOSCORER_SERVER`` then ``http://localhost:8000``;
+    ``api_key`` to ``$AUTOSCORER_API_KEY``. ``retries`` is a count or a
+    :class:`RetryPolicy`; ``transport`` any ``httpx.BaseTransport``.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        retries: RetryPolicy | int | None = None,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._settings = ClientSettings(base_url, api_key, timeout, retries, headers)
+        self._http = httpx.Client(
+            base_url=self._settings.base_url,
+            headers=self._settings.headers,
+            timeout=timeout,
+            transport=transport,
+        )
+        self.scorers = Scorers(self)
+        self.workspaces = Workspaces(self)
+        self.config = Config(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self._settings.retry
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> AutoScorerClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- sending ------------------------------------------------------------------
+
+    def _send(self, call: calls.Call[Any], *, stream: bool = False) -> httpx.Response:
+        policy, attempt = self._settings.retry, 0
+        while True:
+            try:
+                response = self._http.send(build_request(self._http, call), stream=stream)
+            except httpx.TransportError as exc:
+                delay = policy.delay_for_error(attempt, exc, call.idempotent)
+                if delay is None:
+                    raise transport_error(exc) from exc
+            else:
+                status, wait = response.status_code, retry_after(response)
+                delay = policy.delay_for_status(attempt, status, call.idempotent, wait)
+                if delay is None:
+                    return response
+                response.close()
+            time.sleep(delay)
+            attempt += 1
+
+    def request(self, call: calls.Call[T]) -> T:
+        """Send one prepared call (with retries) and parse its ``data``."""
+        response = self._send(call)
+        return handle(call, response)
+
+    # -- jobs ---------------------------------------------------------------------
+
+    def submit_job(
+        self,
+        job: Mapping[str, Any] | None = None,
+        /,
+        *,
+        job_id: str | None = None,
+        task_type: str | None = None,
+        scorer: str | None = None,
+        workspace_path: str | None = None,
+        executor: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        async_: bool | None = None,
+        timeout: float | None = None,
+        **extra: Any,
+    ) -> m.Job:
+        """Submit a job. ``async_=True`` returns at once (status ``submitted``);
+        otherwise the server runs it and the answer carries the result."""
+        fields = dict(
+            job_id=job_id,
+            task_type=task_type,
+            scorer=scorer,
+            workspace_path=workspace_path,
+            executor=executor,
+            config=config,
+            **extra,
+        )
+        payload = calls.job_payload(job, fields, async_)
+        if timeout is None and not payload.get("async"):
+            timeout = SYNC_SUBMIT_TIMEOUT
+        return self.request(calls.submit_job(payload, timeout))
+
+    def submit_batch(
+        self,
+        jobs: Iterable[Mapping[str, Any]],
+        *,
+        async_: bool | None = None,
+        max_parallel: int | None = None,
+    ) -> m.BatchSubmitted:
+        """Submit several jobs at once; ``.job_ids`` lists them."""
+        return self.request(calls.submit_batch(jobs, async_, max_parallel))
+
+    def get_job_status(self, job_id: str) -> m.JobStatus:
+        """State, progress (0..1) and timestamps of a job."""
+        return self.request(calls.get_job_status(job_id))
+
+    def get_job_result(
+        self,
+        job_id: str,
+        *,
+        include_artifacts: bool | None = None,
+        include_logs: bool | None = None,
+    ) -> m.JobResult:
+        """The result of a finished job."""
+        return self.request(calls.get_job_result(job_id, include_artifacts, include_logs))
+
+    def get_job_logs(
+        self,
+        job_id: str,
+        *,
+        level: str | None = None,
+        since: str | None = None,
+        tail: int | None = None,
+    ) -> m.JobLogs:
+        """One page of a job's structured logs."""
+        return self.request(calls.get_job_logs(job_id, level, since, tail))
+
+    def stream_logs(
+        self,
+        job_id: str,
+        *,
+        level: str | None = None,
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+    ) -> Iterator[m.LogEntry]:
+        """Yield log entries as they are written, until the job ends."""
+        call = calls.get_job_logs(job_id, level, follow=True)
+        with self._stream(call) as response:
+            if is_stream(response.headers.get("content-type", "")):
+                for line in response.iter_lines():
+                    entry = parse_stream_line(line)
+                    if entry is not None:
+                        yield entry
+                return
+            response.read()
+            first = handle(call, response)
+        yield from self._poll_logs(
+            job_id, level, first, PollSchedule(poll_interval, timeout=timeout)
+        )
+
+    @contextmanager
+    def _stream(self, call: calls.Call[Any]) -> Iterator[httpx.Response]:
+        response = self._send(call, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _poll_logs(
+        self, job_id: str, level: str | None, first: m.JobLogs, schedule: PollSchedule
+    ) -> Iterator[m.LogEntry]:
+        cursor = LogCursor()
+        yield from cursor.fresh(first.logs)
+        while True:
+            done = self.get_job_status(job_id).done
+            yield from cursor.fresh(self.get_job_logs(job_id, level=level, since=cursor.since).logs)
+            if done:
+                return
+            if schedule.expired():
+                raise WaitTimeout(f"job {job_id} still running", job_id=job_id, last_status=None)
+            time.sleep(schedule.next_sleep())
+
+    def wait_for_completion(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = 300.0,
+        poll_interval: float = 0.5,
+        max_interval: float = 5.0,
+    ) -> m.Response[m.JobResult]:
+        """Poll until the job ends (intervals grow from ``poll_interval`` to ``max_interval``).
+
+        Returns the result envelope: ``.success`` is True only for a completed job,
+        ``.data.result.summary.score`` its score, ``.errors`` why it failed.
+        Raises :class:`WaitTimeout` after ``timeout`` seconds.
+        """
+        schedule = PollSchedule(poll_interval, max_interval, timeout=timeout)
+        while not (status := self.get_job_status(job_id)).done:
+            if schedule.expired():
+                raise WaitTimeout(
+                    f"job {job_id} not finished after {timeout}s (status {status.status})",
+                    job_id=job_id,
+                    last_status=status.status,
+                )
+            time.sleep(schedule.next_sleep())
+        answer = result_envelope(self._send(calls.get_job_result(job_id)))
+        return outcome(status, answer)
+
+    def cancel_job(self, job_id: str) -> m.CancelledJob:
+        """Cancel a queued or running job."""
+        return self.request(calls.cancel_job(job_id))
+
+    def cancel_batch(
+        self, job_ids: Iterable[str], *, reason: str | None = None
+    ) -> m.BatchCancelled:
+        """Cancel several jobs."""
+        return self.request(calls.cancel_batch(job_ids, reason))
+
+    def batch_status(
+        self, job_ids: Iterable[str], *, include_progress: bool | None = None
+    ) -> m.BatchStatus:
+        """States of several jobs in one call."""
+        return self.request(calls.batch_status(job_ids, include_progress))
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        task_type: str | None = None,
+        scorer: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+    ) -> m.JobList:
+        """One page of jobs with ``.pagination``."""
+        filters = dict(
+            status=status,
+            task_type=task_type,
+            scorer=scorer,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            order=order,
+        )
+        return self.request(calls.list_jobs(filters))
+
+    def iter_jobs(self, *, page_size: int = 50, **filters: Any) -> Iterator[m.JobSummary]:
+        """Every job matching ``filters`` (as :meth:`list_jobs`), fetching page after page."""
+        offset = filters.pop("offset", None) or 0
+        while True:
+            page = self.list_jobs(limit=page_size, offset=offset, **filters)
+            yield from page.jobs
+            if not page.pagination.has_next or not page.jobs:
+                return
+            offset += len(page.jobs)
+
+    # -- system -------------------------------------------------------------------
+
+    def health(self) -> m.Health:
+        """``GET /health``."""
+        return self.request(calls.health())
+
+    def status(self) -> m.SystemStatus:
+        """``GET /api/v1/status``: metrics, resources, executors."""
+        return self.request(calls.system_status())
