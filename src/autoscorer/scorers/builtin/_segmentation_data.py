@@ -145,7 +145,7 @@ def load_predictions(
         raise _bad(PRED_NAME, "(top level)", "must be a list of {image_id, mask_file}")
     out: dict[ImageId, str] = {}
     for i, entry in enumerate(data):
-        where = f"[{i}]"
+        where = f"entry [{i}]"
         image_id = _image_id(_need(entry, "image_id", PRED_NAME, where), PRED_NAME, where)
         mask_file = _need(entry, "mask_file", PRED_NAME, where)
         if not isinstance(mask_file, str) or not mask_file.strip():
@@ -193,8 +193,8 @@ def mask_path(base: Path, relative: str, file: str, image: ImageSpec) -> Path:
         raise _bad(
             file,
             f"image {image.id!r}",
-            f"mask_file {relative!r} points outside {label}; mask paths are relative to "
-            f"{label} and must stay inside it",
+            f"mask_file {relative!r} resolves outside {label} (symlinks are followed); mask "
+            f"paths are relative to {label} and must stay inside it",
             image_id=image.id,
             mask_file=relative,
         )
@@ -216,7 +216,7 @@ def _check_image(img: Image.Image, name: str, image: ImageSpec) -> None:
         raise _mask_error(
             name,
             image,
-            f"is {img.width}x{img.height} (width x height) but the ground truth says "
+            f"is {img.width}x{img.height} (width x height) but {GT_NAME} says "
             f"{image.width}x{image.height}",
             shape=[img.height, img.width],
             expected_shape=[image.height, image.width],
