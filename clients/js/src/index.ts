@@ -1,0 +1,7 @@
+export { AutoScorerClient } from './client.js';
+export type { ClientOptions, FollowOptions, LogOptions, WaitOptions } from './client.js';
+export * from './errors.js';
+export { RetryPolicy, parseRetryAfter } from './retry.js';
+export type { RetryOptions } from './retry.js';
+export type { FetchLike } from './http.js';
+export type * from './types.js';
