@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -219,10 +219,16 @@ class AsyncAutoScorerClient:
         timeout: float | None = 300.0,
         poll_interval: float = 0.5,
         max_interval: float = 5.0,
+        on_status: Callable[[m.JobStatus], None] | None = None,
     ) -> m.Response[m.JobResult]:
         """Poll until the job ends; see :meth:`AutoScorerClient.wait_for_completion`."""
         schedule = PollSchedule(poll_interval, max_interval, timeout=timeout)
-        while not (status := await self.get_job_status(job_id)).done:
+        while True:
+            status = await self.get_job_status(job_id)
+            if on_status is not None:
+                on_status(status)
+            if status.done:
+                break
             if schedule.expired():
                 raise WaitTimeout(
                     f"job {job_id} not finished after {timeout}s (status {status.status})",

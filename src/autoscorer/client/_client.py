@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -222,15 +222,22 @@ class AutoScorerClient:
         timeout: float | None = 300.0,
         poll_interval: float = 0.5,
         max_interval: float = 5.0,
+        on_status: Callable[[m.JobStatus], None] | None = None,
     ) -> m.Response[m.JobResult]:
         """Poll until the job ends (intervals grow from ``poll_interval`` to ``max_interval``).
 
         Returns the result envelope: ``.success`` is True only for a completed job,
         ``.data.result.summary.score`` its score, ``.errors`` why it failed.
+        ``on_status`` is called with every status polled (e.g. to draw progress).
         Raises :class:`WaitTimeout` after ``timeout`` seconds.
         """
         schedule = PollSchedule(poll_interval, max_interval, timeout=timeout)
-        while not (status := self.get_job_status(job_id)).done:
+        while True:
+            status = self.get_job_status(job_id)
+            if on_status is not None:
+                on_status(status)
+            if status.done:
+                break
             if schedule.expired():
                 raise WaitTimeout(
                     f"job {job_id} not finished after {timeout}s (status {status.status})",
