@@ -1,0 +1,147 @@
+"""Matching prediction rows to ground-truth rows by id.
+
+Ids that are integers in *both* files are compared as integers (``007`` equals
+``7``, as pandas would read them); otherwise both are compared as exact text.
+The common case, predictions already in ground-truth order with sorted ids,
+costs two vectorised comparisons; anything else uses a lookup table (dense
+integer ids) or one hash pass (pyarrow ``dictionary_encode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from autoscorer.errors import DuplicateId, MissingId, UnknownId
+from autoscorer.workspace.tabular import CsvTable, row_error
+
+IdAt = Callable[[int], object]
+
+
+def align_ids(gt: CsvTable, pred: CsvTable, column: str = "id") -> np.ndarray | None:
+    """For every ground-truth row, the index of the prediction row with its id.
+
+    Returns None when the prediction rows are already in ground-truth order.
+    Raises DuplicateId (either file), UnknownId or MissingId, naming file, data row and id.
+    """
+    g, p = _comparable(gt, pred, column)
+    if isinstance(g, np.ndarray) and isinstance(p, np.ndarray):
+        if len(g) == len(p) and bool(np.all(g[1:] > g[:-1])) and np.array_equal(g, p):
+            return None
+        gt_row = _int_lookup(g, p, gt.name)
+    else:
+        g, p = _as_arrow(g), _as_arrow(p)
+        if len(g) == len(p) and g.equals(p) and _text_increasing(g):
+            return None
+        gt_row = _hash_lookup(g, p, gt.name)
+    order = _permutation(gt_row, len(g), pred.name, gt.name, _getter(p), _getter(g))
+    return None if len(order) == len(gt_row) and _is_identity(order) else order
+
+
+def _getter(ids: np.ndarray | pa.ChunkedArray) -> IdAt:
+    """Row -> id as a plain Python value, for messages."""
+    if isinstance(ids, np.ndarray):
+        return lambda row: int(ids[row])
+    return lambda row: ids[row].as_py()
+
+
+def _comparable(
+    gt: CsvTable, pred: CsvTable, column: str
+) -> tuple[np.ndarray | pa.ChunkedArray, np.ndarray | pa.ChunkedArray]:
+    g, p = gt.columns[column], pred.columns[column]
+    if pa.types.is_integer(g.type) and pa.types.is_integer(p.type):
+        return g.to_numpy(), p.to_numpy()
+    if pa.types.is_integer(g.type):
+        g = gt.reread_text(column)
+    if pa.types.is_integer(p.type):
+        p = pred.reread_text(column)
+    return g, p
+
+
+def _as_arrow(ids: np.ndarray | pa.ChunkedArray) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array(ids)]) if isinstance(ids, np.ndarray) else ids
+
+
+def _text_increasing(ids: pa.ChunkedArray) -> bool:
+    return len(ids) < 2 or bool(pc.all(pc.less(ids[:-1], ids[1:])).as_py())
+
+
+def _is_identity(order: np.ndarray) -> bool:
+    return bool(np.array_equal(order, np.arange(len(order))))
+
+
+def _first_seen(codes: np.ndarray, span: int) -> np.ndarray:
+    """``first[c]`` = index of the first occurrence of code ``c`` (-1 if none)."""
+    first = np.full(span, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
+
+
+def _duplicate_gt(name: str, row: int, first: int, id_: object) -> DuplicateId:
+    text = f"id '{id_}' appears more than once (first at data row {first + 1})"
+    return row_error(DuplicateId, name, row, text, id=id_, first_row=first + 1)
+
+
+def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str) -> np.ndarray:
+    """For each prediction row, its ground-truth row (-1 when unknown); integer ids."""
+    lo, hi = int(g.min()), int(g.max())
+    span = hi - lo + 1
+    if span > 4 * len(g) + 1024:  # sparse ids: a table would be too big
+        return _hash_lookup(_as_arrow(g), _as_arrow(p), gt_name)
+    codes = g - lo
+    first = _first_seen(codes, span)
+    repeats = np.flatnonzero(first[codes] != np.arange(len(g)))
+    if len(repeats):
+        row = int(repeats[0])
+        raise _duplicate_gt(gt_name, row, int(first[codes[row]]), int(g[row]))
+    inside = (p >= lo) & (p <= hi)
+    gt_row = np.full(len(p), -1, dtype=np.int64)
+    gt_row[inside] = first[p[inside] - lo]
+    return gt_row
+
+
+def _hash_lookup(g: pa.ChunkedArray, p: pa.ChunkedArray, gt_name: str) -> np.ndarray:
+    """For each prediction row, its ground-truth row (-1 when unknown); any id type."""
+    encoded = pc.dictionary_encode(pa.chunked_array(list(g.chunks) + list(p.chunks), g.type))
+    codes = pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()).to_numpy()
+    n = len(g)
+    # codes are handed out in order of first appearance: unique gt ids get 0..n-1
+    wrong = np.flatnonzero(codes[:n] != np.arange(n))
+    if len(wrong):
+        row = int(wrong[0])
+        raise _duplicate_gt(gt_name, row, int(codes[row]), g[row].as_py())
+    pred_codes = codes[n:].astype(np.int64)
+    return np.where(pred_codes < n, pred_codes, -1)
+
+
+def _permutation(
+    gt_row: np.ndarray, n_gt: int, pred_name: str, gt_name: str, pred_id: IdAt, gt_id: IdAt
+) -> np.ndarray:
+    """The prediction row of every ground-truth row; every id exactly once or an error."""
+    unknown = np.flatnonzero(gt_row < 0)
+    if len(unknown):
+        row, more = int(unknown[0]), len(unknown) - 1
+        text = f"id '{pred_id(row)}' not in ground truth" + (
+            f" ({more} more unknown id(s))" if more else ""
+        )
+        raise row_error(UnknownId, pred_name, row, text, id=pred_id(row), count=len(unknown))
+    first = _first_seen(gt_row, n_gt)
+    repeats = np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))
+    if len(repeats):
+        row = int(repeats[0])
+        earlier = int(first[gt_row[row]])
+        text = f"id '{pred_id(row)}' appears more than once (first at data row {earlier + 1})"
+        raise row_error(DuplicateId, pred_name, row, text, id=pred_id(row), first_row=earlier + 1)
+    missing = np.flatnonzero(first < 0)
+    if len(missing):
+        row = int(missing[0])
+        raise MissingId(
+            f"{pred_name} has no prediction for id '{gt_id(row)}' ({gt_name} data row {row + 1}, "
+            f"1-based); {len(missing)} ground-truth id(s) have no prediction",
+            field=pred_name,
+            details={"file": pred_name, "id": gt_id(row), "gt_row": row + 1, "count": len(missing)},
+        )
+    return first
