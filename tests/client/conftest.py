@@ -9,12 +9,21 @@ count attempts. ``api``: the real AutoScorer server (uvicorn), see below.
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from autoscorer.settings import hash_key
 
 DROP = "drop"  # close the connection without answering
 
@@ -125,3 +134,160 @@ def scripted() -> Any:
         yield server
     finally:
         server.stop()
+
+
+# -- the real server ----------------------------------------------------------------
+
+ADMIN_KEY, SUBMITTER_KEY, READER_KEY = "sk-admin-test", "sk-submit-test", "sk-read-test"
+
+SLOW_SCORER = '''
+import time
+
+from autoscorer.scorers.base import Param, ScoreOutput, Scorer
+from autoscorer.scorers.registry import register_scorer
+
+
+@register_scorer
+class SdkSlow(Scorer):
+    """Sleeps, then scores 1.0: keeps a job running long enough to watch it."""
+
+    name = "sdk_slow"
+    version = "1.0.0"
+    task_type = "custom"
+    primary_metric = "done"
+    parameters = {"seconds": Param("number", 1.5, description="how long to sleep")}
+
+    def evaluate(self, ctx):
+        time.sleep(self.params["seconds"])
+        return ScoreOutput(metrics={"done": 1.0})
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _api_keys() -> str:
+    roles = {"admin": ADMIN_KEY, "submitter": SUBMITTER_KEY, "reader": READER_KEY}
+    return json.dumps(
+        [{"name": role, "sha256": hash_key(key), "role": role} for role, key in roles.items()]
+    )
+
+
+def write_workspace(root: Path, name: str, gt: str, pred: str | None, **meta: Any) -> Path:
+    """A score-only classification workspace (``pred`` None: no prediction file)."""
+    ws = root / name
+    (ws / "input").mkdir(parents=True)
+    (ws / "output").mkdir()
+    (ws / "logs").mkdir()
+    meta = {"task_type": "classification", "scorer": "classification_f1", **meta}
+    (ws / "meta.json").write_text(json.dumps(meta))
+    (ws / "input" / "gt.csv").write_text(gt)
+    if pred is not None:
+        (ws / "output" / "pred.csv").write_text(pred)
+    return ws
+
+
+GT = "id,label\n1,a\n2,b\n3,a\n4,b\n5,a\n6,b\n"
+PRED = "id,label\n1,a\n2,b\n3,b\n4,b\n5,a\n6,a\n"  # 4 of 6 right, macro F1 = 2/3
+
+
+@dataclass
+class LiveServer:
+    url: str
+    root: Path
+    workspaces: Path
+    scorer_file: Path
+    process: subprocess.Popen[bytes]
+    admin_key: str = ADMIN_KEY
+    submitter_key: str = SUBMITTER_KEY
+    reader_key: str = READER_KEY
+
+    def ws(self, name: str, gt: str = GT, pred: str | None = PRED, **meta: Any) -> str:
+        path = self.workspaces / name
+        if not path.exists():
+            write_workspace(self.workspaces, name, gt, pred, **meta)
+        return str(path)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not healthy after 60s: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real API: uvicorn on 127.0.0.1, a temp SQLite file, the in-process queue."""
+    root = tmp_path_factory.mktemp("live")
+    workspaces, scorers = root / "ws", root / "scorers"
+    workspaces.mkdir()
+    scorers.mkdir()
+    scorer_file = scorers / "sdk_slow.py"
+    scorer_file.write_text(SLOW_SCORER)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AUTOSCORER_DATABASE_URL": f"sqlite:///{root / 'db.sqlite'}",
+        "AUTOSCORER_QUEUE": "inprocess",
+        "AUTOSCORER_QUEUE_CONCURRENCY": "2",
+        "AUTOSCORER_EXECUTOR": "local",
+        "AUTOSCORER_WORKSPACE_ROOTS": str(workspaces),
+        "AUTOSCORER_SCORER_ROOTS": str(scorers),
+        "AUTOSCORER_API_KEYS": _api_keys(),
+        "AUTOSCORER_SYNC_WAIT_SECONDS": "30",
+    }
+    env.pop("AUTOSCORER_CONFIG", None)
+    env.pop("AUTOSCORER_SERVER", None)
+    env.pop("AUTOSCORER_API_KEY", None)
+    log = root / "server.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "autoscorer.cli.main",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield LiveServer(url, root, workspaces, scorer_file, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def admin(live: LiveServer) -> Any:
+    """A synchronous client with the admin key."""
+    from autoscorer.client import AutoScorerClient
+
+    with AutoScorerClient(live.url, api_key=live.admin_key) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def slow_scorer(live: LiveServer, admin: Any) -> str:
+    """``sdk_slow`` loaded into the server through the API (admin)."""
+    loaded = admin.scorers.load(str(live.scorer_file))
+    assert [s.name for s in loaded.loaded_scorers] == ["sdk_slow"]
+    return "sdk_slow"
