@@ -7,7 +7,9 @@ the API's single error handler), and a ``fault`` saying whose problem it is:
 
     AutoScorerError                       EXECUTION_FAILED      500 system
     ├── InvalidParameter                  INVALID_PARAMETER     400 host
-    │   └── MissingParameter              MISSING_PARAMETER     400 host
+    │   ├── MissingParameter              MISSING_PARAMETER     400 host
+    │   ├── MethodNotAllowed              METHOD_NOT_ALLOWED    405 host
+    │   └── PayloadTooLarge               PAYLOAD_TOO_LARGE     413 host
     ├── Unauthorized                      UNAUTHORIZED          401 host
     ├── Forbidden                         FORBIDDEN             403 host
     ├── ResourceNotFound                  RESOURCE_NOT_FOUND    404 host
@@ -87,6 +89,18 @@ class MissingParameter(InvalidParameter):
     """A required parameter is absent."""
 
     code = "MISSING_PARAMETER"
+
+
+class MethodNotAllowed(InvalidParameter):
+    """The path exists but not with this HTTP method."""
+
+    code, http_status = "METHOD_NOT_ALLOWED", 405
+
+
+class PayloadTooLarge(InvalidParameter):
+    """The request body is larger than the server's limit."""
+
+    code, http_status = "PAYLOAD_TOO_LARGE", 413
 
 
 class Unauthorized(AutoScorerError):
