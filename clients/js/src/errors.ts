@@ -8,7 +8,7 @@
  *   ├── UnexpectedResponse        2xx but not the documented shape
  *   ├── WaitTimeout               waitForCompletion / streamLogs gave up
  *   └── APIError                  error envelope: code, message, field, details, requestId, status
- *       ├── InvalidParameter      INVALID_PARAMETER 400
+ *       ├── InvalidParameter      INVALID_PARAMETER 400 (+ METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE)
  *       │   └── MissingParameter  MISSING_PARAMETER 400
  *       ├── Unauthorized          UNAUTHORIZED 401
  *       ├── Forbidden             FORBIDDEN 403
@@ -160,6 +160,8 @@ const BY_CODE = new Map<string, ErrorClass>(CLASSES.map((c) => [c.defaultCode, c
 
 /** Finer codes of the server's error tree, mapped to the class of their parent code. */
 export const SUBCODE_PARENTS: Readonly<Record<string, string>> = {
+  METHOD_NOT_ALLOWED: 'INVALID_PARAMETER',
+  PAYLOAD_TOO_LARGE: 'INVALID_PARAMETER',
   MISSING_FILE: 'VALIDATION_ERROR',
   PARSE_ERROR: 'VALIDATION_ERROR',
   EMPTY_FILE: 'VALIDATION_ERROR',

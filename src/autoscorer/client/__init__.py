@@ -21,7 +21,8 @@ Exceptions (``code`` is the API's error code, kept exactly as the server sent it
     ├── WaitTimeout                       wait_for_completion / stream_logs gave up
     └── APIError                          error envelope; .code .message .field .details
         │                                 .request_id .response .status_code
-        ├── InvalidParameter              INVALID_PARAMETER     400
+        ├── InvalidParameter              INVALID_PARAMETER     400 (+ METHOD_NOT_ALLOWED 405,
+        │   │                                                       PAYLOAD_TOO_LARGE 413)
         │   └── MissingParameter          MISSING_PARAMETER     400
         ├── Unauthorized                  UNAUTHORIZED          401
         ├── Forbidden                     FORBIDDEN             403

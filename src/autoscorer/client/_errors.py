@@ -215,10 +215,12 @@ def error_class(code: str | None, status: int) -> type[APIError]:
     if code in _BY_CODE:
         return _BY_CODE[code]
     if code:
-        server_cls = server_errors.error_class_for(code)
-        if server_cls is not server_errors.AutoScorerError:
-            for ancestor in server_cls.__mro__:
-                known = _BY_CODE.get(getattr(ancestor, "code", ""))
-                if known is not None:
-                    return known
+        # The base's code is only a default, so a class right under it says nothing.
+        base = server_errors.AutoScorerError
+        for ancestor in server_errors.error_class_for(code).__mro__:
+            if ancestor is base:
+                break
+            known = _BY_CODE.get(getattr(ancestor, "code", ""))
+            if known is not None:
+                return known
     return _BY_STATUS.get(status, APIError)
