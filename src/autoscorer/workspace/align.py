@@ -28,16 +28,19 @@ def align_ids(gt: CsvTable, pred: CsvTable, column: str = "id") -> np.ndarray | 
     Raises DuplicateId (either file), UnknownId or MissingId, naming file, data row and id.
     """
     g, p = _comparable(gt, pred, column)
-    if isinstance(g, np.ndarray) and isinstance(p, np.ndarray):
-        if len(g) == len(p) and bool(np.all(g[1:] > g[:-1])) and np.array_equal(g, p):
-            return None
-        gt_row = _int_lookup(g, p, gt.name)
-    else:
-        g, p = _as_arrow(g), _as_arrow(p)
-        if len(g) == len(p) and g.equals(p) and _text_increasing(g):
-            return None
-        gt_row = _hash_lookup(g, p, gt.name)
-    order = _permutation(gt_row, len(g), pred.name, gt.name, _getter(p), _getter(g))
+    if len(g) == len(p) and g.equals(p) and _increasing(g):
+        return None
+    if pa.types.is_integer(g.type):
+        g_np, p_np = g.to_numpy(), p.to_numpy()
+        gt_row = _int_lookup(g_np, p_np, gt.name)
+        return _checked(gt_row, gt, pred, _getter(p_np), _getter(g_np))
+    return _checked(_hash_lookup(g, p, gt.name), gt, pred, _getter(p), _getter(g))
+
+
+def _checked(
+    gt_row: np.ndarray, gt: CsvTable, pred: CsvTable, pred_id: IdAt, gt_id: IdAt
+) -> np.ndarray | None:
+    order = _permutation(gt_row, gt.num_rows, pred.name, gt.name, pred_id, gt_id)
     return None if len(order) == len(gt_row) and _is_identity(order) else order
 
 
@@ -50,10 +53,11 @@ def _getter(ids: np.ndarray | pa.ChunkedArray) -> IdAt:
 
 def _comparable(
     gt: CsvTable, pred: CsvTable, column: str
-) -> tuple[np.ndarray | pa.ChunkedArray, np.ndarray | pa.ChunkedArray]:
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """Both id columns as integers, or both as text (re-reading an integer one)."""
     g, p = gt.columns[column], pred.columns[column]
     if pa.types.is_integer(g.type) and pa.types.is_integer(p.type):
-        return g.to_numpy(), p.to_numpy()
+        return g, p
     if pa.types.is_integer(g.type):
         g = gt.reread_text(column)
     if pa.types.is_integer(p.type):
@@ -61,12 +65,17 @@ def _comparable(
     return g, p
 
 
-def _as_arrow(ids: np.ndarray | pa.ChunkedArray) -> pa.ChunkedArray:
-    return pa.chunked_array([pa.array(ids)]) if isinstance(ids, np.ndarray) else ids
-
-
-def _text_increasing(ids: pa.ChunkedArray) -> bool:
-    return len(ids) < 2 or bool(pc.all(pc.less(ids[:-1], ids[1:])).as_py())
+def _increasing(ids: pa.ChunkedArray) -> bool:
+    """Strictly increasing (hence unique), checked on the pyarrow buffers without copies."""
+    if not pa.types.is_integer(ids.type):
+        return len(ids) < 2 or bool(pc.all(pc.less(ids[:-1], ids[1:])).as_py())
+    last = None
+    for chunk in ids.chunks:
+        a = chunk.to_numpy()
+        if len(a) and (not bool(np.all(a[1:] > a[:-1])) or (last is not None and a[0] <= last)):
+            return False
+        last = a[-1] if len(a) else last
+    return True
 
 
 def _is_identity(order: np.ndarray) -> bool:
@@ -90,7 +99,7 @@ def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str) -> np.ndarray:
     lo, hi = int(g.min()), int(g.max())
     span = hi - lo + 1
     if span > 4 * len(g) + 1024:  # sparse ids: a table would be too big
-        return _hash_lookup(_as_arrow(g), _as_arrow(p), gt_name)
+        return _hash_lookup(pa.chunked_array([g]), pa.chunked_array([p]), gt_name)
     codes = g - lo
     first = _first_seen(codes, span)
     repeats = np.flatnonzero(first[codes] != np.arange(len(g)))

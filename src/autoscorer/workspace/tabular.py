@@ -151,6 +151,7 @@ def _read_head(path: Path, name: str, fmt: CsvFormat) -> tuple[list[str], list[l
     lines = text.splitlines()
     if not at_end and lines:
         lines.pop()  # possibly cut in the middle
+    lines = lines[: 2 * _SAMPLE_ROWS]  # blank lines are skipped below
     rows = [r for r in csv.reader(io.StringIO("\n".join(lines))) if r]
     if not rows:
         raise EmptyFile(f"{name} has no rows", field=name, details={"file": name})

@@ -20,7 +20,6 @@ from autoscorer.scorers.ranking import DEFAULT_THRESHOLDS
 from autoscorer.scorers.registry import register_scorer
 
 INLINE_MATRIX_UP_TO = 100  # classes; bigger confusion matrices go only to the artifact
-FULL_MATRIX_UP_TO = 2000  # classes; beyond this no full matrix is built at all
 
 _CSV_INPUT: dict[str, Any] = {
     "gt_file": "input/gt.csv",
@@ -117,21 +116,16 @@ class ClassificationF1(_ClassificationScorer):
         data = load_classification(ctx, self.params["sample_weight"])
         k = len(data.space)
         selected = data.space.select(self.params["labels"])
-        k_all = len(data.space)  # select() may add labels that never occur
-        cm = None
-        if k_all <= FULL_MATRIX_UP_TO:
-            cm = F.confusion_matrix(data.y_true, data.y_pred, k_all, data.weights)
-            counts = F.ClassCounts.from_confusion(cm)
-        else:
-            counts = F.ClassCounts.from_labels(data.y_true, data.y_pred, k_all, data.weights)
+        cm, counts, accuracy = data.counts()  # after select(), which may add classes
         metrics, warnings = self._metrics(data, counts.select(selected), selected)
-        if cm is not None and k_all <= INLINE_MATRIX_UP_TO:
+        metrics["accuracy"] = accuracy
+        if cm is not None and len(data.space) <= INLINE_MATRIX_UP_TO:
             metrics["confusion_matrix"] = cm.tolist()
             metrics["class_labels"] = list(data.space.names)
         out = ScoreOutput(
             metrics=json_safe(metrics),
             warnings=warnings,
-            data_size=len(data.y_true),
+            data_size=data.size,
             num_classes=k,
             data_loading=data.load_seconds,
         )
@@ -159,7 +153,6 @@ class ClassificationF1(_ClassificationScorer):
             "precision": metrics[f"precision_{chosen}"],
             "recall": metrics[f"recall_{chosen}"],
             **metrics,
-            "accuracy": F.accuracy(data.y_true, data.y_pred, data.weights),
         }
         per = F.precision_recall_f1(counts, None, zero_div, names)
         metrics["per_class"] = {
@@ -247,9 +240,9 @@ class ClassificationAccuracy(_ClassificationScorer):
 
     def evaluate(self, ctx: ScoringContext) -> ScoreOutput:
         data = load_classification(ctx, self.params["sample_weight"], with_scores=True)
-        counts = F.ClassCounts.from_labels(data.y_true, data.y_pred, len(data.space), data.weights)
+        _, counts, accuracy = data.counts()
         metrics: dict[str, Any] = {
-            "accuracy": F.accuracy(data.y_true, data.y_pred, data.weights),
+            "accuracy": accuracy,
             "balanced_accuracy": F.balanced_accuracy(counts),
         }
         warnings = []
@@ -267,7 +260,7 @@ class ClassificationAccuracy(_ClassificationScorer):
         return ScoreOutput(
             metrics=json_safe(metrics),
             warnings=warnings,
-            data_size=len(data.y_true),
+            data_size=data.size,
             num_classes=len(data.space),
             data_loading=data.load_seconds,
         )

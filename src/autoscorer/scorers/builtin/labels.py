@@ -12,41 +12,58 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from autoscorer.errors import InvalidParameter
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_DENSE_SPAN = 1 << 20
+_DIRECT_SPAN = 1 << 12
+_DENSE_SPAN = 1 << 22
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalCodes:
-    """A label column as small integer codes plus the raw text of each used code."""
+    """A label column as small integer codes: ``chunk value - shift``, zero-copy pyarrow
+    buffers. ``texts[c]`` is the raw label of code ``c``; some codes may not occur."""
 
-    codes: np.ndarray
-    values: list[tuple[int, str]]
-    size: int
+    chunks: list[np.ndarray]
+    texts: list[str]
+    shift: int = 0
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """All codes as one array (built on first use)."""
+        codes = np.concatenate(self.chunks) if len(self.chunks) != 1 else self.chunks[0]
+        return codes - self.shift if self.shift else codes
+
+    def reordered(self, order: np.ndarray) -> LocalCodes:
+        return LocalCodes([self.codes[order]], self.texts)
 
 
 def local_codes(col: pa.ChunkedArray) -> LocalCodes:
-    """Codes without sorting 10M values: integer offsets or the dictionary's indices."""
+    """Codes without sorting 10M values: the dictionary's indices or integer offsets."""
     if pa.types.is_dictionary(col.type):
         col = col.unify_dictionaries()
         texts = col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
-        codes = pa.chunked_array([c.indices for c in col.chunks], pa.int32()).to_numpy()
-        return LocalCodes(codes, list(enumerate(texts)), len(texts))
+        return LocalCodes([c.indices.to_numpy() for c in col.chunks], texts)
+    bounds = pc.min_max(col).as_py()
+    lo, hi = int(bounds["min"]), int(bounds["max"])
+    if hi - lo < _DIRECT_SPAN:  # small label values, e.g. 0..99: value - lo is the code
+        texts = [str(lo + i) for i in range(hi - lo + 1)]
+        return LocalCodes([c.to_numpy() for c in col.chunks], texts, lo)
     arr = col.to_numpy()
-    lo, hi = int(arr.min()), int(arr.max())
     if hi - lo < _DENSE_SPAN:
-        offsets = arr - lo
-        present = np.flatnonzero(np.bincount(offsets, minlength=hi - lo + 1))
-        return LocalCodes(offsets, [(int(i), str(int(i) + lo)) for i in present], hi - lo + 1)
+        present = np.flatnonzero(np.bincount(arr - lo))
+        lut = np.zeros(hi - lo + 1, dtype=np.int32)
+        lut[present] = np.arange(len(present))
+        return LocalCodes([lut[arr - lo]], [str(int(v) + lo) for v in present])
     uniq, inverse = np.unique(arr, return_inverse=True)
-    return LocalCodes(inverse, [(i, str(int(v))) for i, v in enumerate(uniq)], len(uniq))
+    return LocalCodes([inverse.astype(np.int32)], [str(int(v)) for v in uniq])
 
 
 def _canonical_number(text: str) -> str:
@@ -95,12 +112,10 @@ class LabelSpace:
     def __len__(self) -> int:
         return len(self.names)
 
-    def encode(self, local: LocalCodes) -> np.ndarray:
-        """Class codes (int32) for a column's local codes."""
-        lut = np.full(max(local.size, 1), -1, dtype=np.int32)
-        for code, text in local.values:
-            lut[code] = self._index[self._key(self.mapped(text))]
-        return lut[local.codes]
+    def lut(self, texts: list[str]) -> np.ndarray:
+        """Class code (int32) of each raw text; -1 for texts that are not in the space."""
+        keys = (self._key(self.mapped(t)) for t in texts)
+        return np.fromiter((self._index.get(k, -1) for k in keys), np.int32, len(texts))
 
     def select(self, labels: list[Any] | None) -> np.ndarray:
         """Class codes for the ``labels`` parameter, adding classes that never occur.

@@ -9,6 +9,7 @@ entries like ``sklearn.utils.extmath._nanaverage``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,13 +26,81 @@ def _bincount(codes: np.ndarray, weights: np.ndarray | None, size: int) -> np.nd
 
 
 def confusion_matrix(
-    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, sample_weight: np.ndarray | None = None
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    n_classes: int,
+    sample_weight: np.ndarray | None = None,
+    n_pred_classes: int | None = None,
 ) -> np.ndarray:
-    """``C[i, j]`` = (weighted) count of samples with true class i predicted as j."""
-    flat_type = np.int64 if n_classes * n_classes >= 2**31 else np.int32
-    flat = np.multiply(y_true, n_classes, dtype=flat_type)
+    """``C[i, j]`` = (weighted) count of samples with true class i predicted as j.
+
+    ``n_pred_classes`` makes it rectangular, when the two sides use different codes.
+    """
+    n_cols = n_classes if n_pred_classes is None else n_pred_classes
+    flat = np.multiply(y_true, n_cols, dtype=np.int64)  # bincount wants intp anyway
     flat += y_pred
-    return _bincount(flat, sample_weight, n_classes * n_classes).reshape(n_classes, n_classes)
+    return _bincount(flat, sample_weight, n_classes * n_cols).reshape(n_classes, n_cols)
+
+
+def _aligned_pieces(
+    a_chunks: list[np.ndarray], b_chunks: list[np.ndarray]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(start, a piece, b piece) over two equally long chunked sequences, zero-copy."""
+    i = j = off_a = off_b = start = 0
+    while i < len(a_chunks) and j < len(b_chunks):
+        a, b = a_chunks[i][off_a:], b_chunks[j][off_b:]
+        n = min(len(a), len(b))
+        if n:
+            yield start, a[:n], b[:n]
+        start, off_a, off_b = start + n, off_a + n, off_b + n
+        if off_a == len(a_chunks[i]):
+            i, off_a = i + 1, 0
+        if off_b == len(b_chunks[j]):
+            j, off_b = j + 1, 0
+
+
+def confusion_matrix_chunks(
+    true_chunks: list[np.ndarray],
+    pred_chunks: list[np.ndarray],
+    shape: tuple[int, int],
+    shifts: tuple[int, int] = (0, 0),
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`confusion_matrix` of the concatenated chunks minus ``shifts``, built piece by
+    piece so no row-sized temporary is needed (the chunks are pyarrow buffers)."""
+    n_true, n_pred = shape
+    cells = n_true * n_pred
+    total_rows = sum(len(c) for c in true_chunks)
+    if cells * (len(true_chunks) + len(pred_chunks)) > 8 * total_rows + (1 << 20):
+        true_chunks, pred_chunks = [np.concatenate(true_chunks)], [np.concatenate(pred_chunks)]
+    total = np.zeros(cells, dtype=np.float64 if sample_weight is not None else np.int64)
+    buf = np.empty(max((len(c) for c in true_chunks), default=0), dtype=np.int64)
+    base = shifts[0] * n_pred + shifts[1]
+    for start, a, b in _aligned_pieces(true_chunks, pred_chunks):
+        flat = buf[: len(a)]
+        np.multiply(a, n_pred, out=flat)
+        flat += b
+        if base:
+            flat -= base
+        w = None if sample_weight is None else sample_weight[start : start + len(a)]
+        total += np.bincount(flat, weights=w, minlength=cells)
+    return total.reshape(n_true, n_pred)
+
+
+def remap_confusion(
+    raw: np.ndarray, true_class: np.ndarray, pred_class: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """Fold a matrix over raw codes into classes: row i goes to ``true_class[i]``, column j
+    to ``pred_class[j]`` (several raw codes may share a class; -1 rows/columns must be 0)."""
+    rows, cols = np.flatnonzero(true_class >= 0), np.flatnonzero(pred_class >= 0)
+    out = np.zeros((n_classes, n_classes), dtype=raw.dtype)
+    np.add.at(out, (true_class[rows][:, None], pred_class[cols][None, :]), raw[np.ix_(rows, cols)])
+    return out
+
+
+def accuracy_from_confusion(cm: np.ndarray) -> float:
+    """Trace over total: the same number as :func:`accuracy` on the labels."""
+    return float(np.trace(cm) / cm.sum())
 
 
 @dataclass(frozen=True)
