@@ -82,7 +82,10 @@ class CsvTable:
 
     def numbers(self, column: str) -> np.ndarray:
         """A ``number`` column as float64 (already checked: no gaps, finite)."""
-        return np.asarray(self.columns[column].to_numpy(), dtype=np.float64)
+        arr = self.columns[column]
+        if arr.num_chunks != 1:  # one copy, then the column is a zero-copy view of it
+            self.columns[column] = arr = pa.chunked_array([pa.array(arr.to_numpy())])
+        return np.asarray(arr.chunk(0).to_numpy(), dtype=np.float64)
 
     def reread_text(self, column: str) -> pa.ChunkedArray:
         """``column`` parsed again as text (e.g. ids that were read as integers)."""

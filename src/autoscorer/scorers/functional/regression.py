@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def _squared_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    diff = y_true - y_pred
+    return np.multiply(diff, diff, out=diff)
+
+
 def mean_squared_error(
     y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> float:
-    diff = y_true - y_pred
-    return float(np.average(diff * diff, weights=sample_weight))
+    return float(np.average(_squared_errors(y_true, y_pred), weights=sample_weight))
 
 
 def root_mean_squared_error(
@@ -30,23 +34,36 @@ def root_mean_squared_error(
 def mean_absolute_error(
     y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> float:
-    return float(np.average(np.abs(y_true - y_pred), weights=sample_weight))
+    diff = y_true - y_pred
+    return float(np.average(np.abs(diff, out=diff), weights=sample_weight))
+
+
+def _r2_parts(
+    y_true: np.ndarray, squared: np.ndarray, sample_weight: np.ndarray | None
+) -> tuple[float, float]:
+    """R²'s numerator (weighted squared error) and denominator (weighted spread of y_true)."""
+    weighted = squared if sample_weight is None else sample_weight * squared
+    centred = y_true - np.average(y_true, weights=sample_weight)
+    spread = np.multiply(centred, centred, out=centred)
+    if sample_weight is not None:
+        spread *= sample_weight
+    return float(np.sum(weighted)), float(np.sum(spread))
+
+
+def _r2_from_parts(n: int, numerator: float, denominator: float) -> float:
+    if n < 2:
+        return float("nan")
+    if denominator == 0:
+        return 1.0 if numerator == 0 else 0.0
+    return 1.0 - numerator / denominator
 
 
 def r2_score(
     y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> float:
     """Coefficient of determination, scikit-learn's convention for the degenerate cases."""
-    if len(y_true) < 2:
-        return float("nan")
-    w = 1.0 if sample_weight is None else sample_weight
-    diff = y_true - y_pred
-    numerator = float(np.sum(w * (diff * diff)))
-    centred = y_true - np.average(y_true, weights=sample_weight)
-    denominator = float(np.sum(w * (centred * centred)))
-    if denominator == 0:
-        return 1.0 if numerator == 0 else 0.0
-    return 1.0 - numerator / denominator
+    parts = _r2_parts(y_true, _squared_errors(y_true, y_pred), sample_weight)
+    return _r2_from_parts(len(y_true), *parts)
 
 
 @dataclass
@@ -61,19 +78,23 @@ class RegressionMetrics:
 def regression_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> RegressionMetrics:
-    """RMSE, MSE, MAE and R² in one call, with warnings for the degenerate R² cases."""
-    mse = mean_squared_error(y_true, y_pred, sample_weight)
+    """RMSE, MSE, MAE and R² with one pass for the errors, plus warnings for degenerate R²."""
+    diff = y_true - y_pred
+    mae = float(np.average(np.abs(diff), weights=sample_weight))
+    squared = np.multiply(diff, diff, out=diff)
+    mse = float(np.average(squared, weights=sample_weight))
+    numerator, denominator = _r2_parts(y_true, squared, sample_weight)
     warnings = []
     if len(y_true) < 2:
         warnings.append("R² is not defined for fewer than two samples; reported as null")
-    elif np.all(y_true == y_true[0]):
+    elif denominator == 0:
         warnings.append(
             "ground truth is constant, so R² is 1.0 for a perfect prediction and 0.0 otherwise"
         )
     return RegressionMetrics(
         rmse=math.sqrt(mse),
         mse=mse,
-        mae=mean_absolute_error(y_true, y_pred, sample_weight),
-        r2=r2_score(y_true, y_pred, sample_weight),
+        mae=mae,
+        r2=_r2_from_parts(len(y_true), numerator, denominator),
         warnings=warnings,
     )
