@@ -139,6 +139,7 @@ def scripted() -> Any:
 # -- the real server ----------------------------------------------------------------
 
 ADMIN_KEY, SUBMITTER_KEY, READER_KEY = "sk-admin-test", "sk-submit-test", "sk-read-test"
+LIMITED_KEY = "sk-limited-test"  # 0.5 requests/s, bursts of 2: provokes real 429s
 
 SLOW_SCORER = '''
 import time
@@ -171,9 +172,11 @@ def _free_port() -> int:
 
 def _api_keys() -> str:
     roles = {"admin": ADMIN_KEY, "submitter": SUBMITTER_KEY, "reader": READER_KEY}
-    return json.dumps(
-        [{"name": role, "sha256": hash_key(key), "role": role} for role, key in roles.items()]
+    keys = [{"name": role, "sha256": hash_key(key), "role": role} for role, key in roles.items()]
+    keys.append(
+        {"name": "limited", "sha256": hash_key(LIMITED_KEY), "role": "reader", "rate_limit": 0.5}
     )
+    return json.dumps(keys)
 
 
 def write_workspace(root: Path, name: str, gt: str, pred: str | None, **meta: Any) -> Path:
@@ -204,6 +207,7 @@ class LiveServer:
     admin_key: str = ADMIN_KEY
     submitter_key: str = SUBMITTER_KEY
     reader_key: str = READER_KEY
+    limited_key: str = LIMITED_KEY
 
     def ws(self, name: str, gt: str = GT, pred: str | None = PRED, **meta: Any) -> str:
         path = self.workspaces / name
@@ -246,6 +250,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "AUTOSCORER_SCORER_ROOTS": str(scorers),
         "AUTOSCORER_API_KEYS": _api_keys(),
         "AUTOSCORER_SYNC_WAIT_SECONDS": "30",
+        "AUTOSCORER_RATE_LIMIT_BURST": "2",
     }
     env.pop("AUTOSCORER_CONFIG", None)
     env.pop("AUTOSCORER_SERVER", None)

@@ -75,12 +75,11 @@ def test_duplicate_job_id_is_a_conflict(live, admin: AutoScorerClient) -> None:
         admin.submit_job(job_id=job_id, workspace_path=live.ws("dup-other"))
 
 
-def test_workspace_invalid(live, admin: AutoScorerClient) -> None:
-    ws = live.workspaces / "no-meta"
-    (ws / "input").mkdir(parents=True, exist_ok=True)
-    with pytest.raises(WorkspaceInvalid) as info:
-        admin.scorers.test("classification_f1", str(ws))
-    assert "meta.json" in info.value.message
+def test_invalid_parameter(admin: AutoScorerClient) -> None:
+    with pytest.raises(InvalidParameter) as info:
+        admin.config.update("logging", {"no_such_setting": 1})
+    assert info.value.code == "INVALID_PARAMETER" and info.value.status_code == 400
+    assert "no_such_setting" in (info.value.field or "")
 
 
 def test_missing_parameter(admin: AutoScorerClient) -> None:
@@ -90,26 +89,38 @@ def test_missing_parameter(admin: AutoScorerClient) -> None:
     assert isinstance(info.value, InvalidParameter)
 
 
-def test_invalid_parameter(live, admin: AutoScorerClient) -> None:
-    with pytest.raises(InvalidParameter) as info:
-        admin.scorers.test(
-            "classification_f1", live.ws("bad-param"), parameters={"average": "sideways"}
-        )
-    assert info.value.field == "average"
+def test_quota_exceeded_from_the_real_rate_limiter(live) -> None:
+    with AutoScorerClient(live.url, api_key=live.limited_key, retries=0) as c:
+        with pytest.raises(QuotaExceeded) as info:
+            for _ in range(5):
+                c.list_jobs(limit=1)
+        err = info.value
+        assert err.status_code == 429 and err.retry_after is not None and err.retry_after >= 1
+        assert err.response is not None and err.response.headers["retry-after"]
+    # the same calls with retries wait out Retry-After and get through
+    with AutoScorerClient(live.url, api_key=live.limited_key, retries=3) as c:
+        for _ in range(2):
+            assert c.list_jobs(limit=1).pagination is not None
 
 
-def test_validation_error_from_the_data(live, admin: AutoScorerClient) -> None:
+def test_data_problems_in_a_scorer_test_are_reported_not_raised(live, admin) -> None:
     ws = live.ws("dup-ids", pred="id,label\n1,a\n1,b\n2,b\n3,a\n4,b\n5,a\n6,b\n")
-    with pytest.raises(ValidationError) as info:
-        admin.scorers.test("classification_f1", ws)
-    assert info.value.code == "DUPLICATE_ID"  # the exact code survives
-    assert info.value.status_code == 422
+    test = admin.scorers.test("classification_f1", ws)
+    assert test.test_status == "failed"
+    assert test.error is not None and test.error.code == "DUPLICATE_ID"
+    bad = admin.scorers.test(
+        "classification_f1", live.ws("bad-avg"), parameters={"average": "sideways"}
+    )
+    assert bad.test_status == "failed" and bad.error.field == "average"
 
 
 @pytest.mark.parametrize(
     ("status", "code", "cls"),
     [
         (408, "TIMEOUT_ERROR", JobTimeout),
+        (422, "VALIDATION_ERROR", ValidationError),
+        (422, "MISSING_COLUMN", ValidationError),
+        (422, "WORKSPACE_INVALID", WorkspaceInvalid),
         (429, "QUOTA_EXCEEDED", QuotaExceeded),
         (500, "EXECUTION_FAILED", ExecutionFailed),
         (500, "EXIT_NONZERO", ExecutionFailed),

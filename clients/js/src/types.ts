@@ -170,6 +170,8 @@ export interface ScorerTest {
   result?: ResultData | null;
   validation?: Record<string, unknown>;
   performance?: Record<string, unknown>;
+  /** Why a test run `failed` (bad data, workspace or parameters). */
+  error?: ErrorDetail | null;
   [extra: string]: unknown;
 }
 

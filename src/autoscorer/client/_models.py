@@ -218,6 +218,7 @@ class ScorerTest(Model):
     result: ResultData | None = None
     validation: dict[str, Any] = Field(default_factory=dict)
     performance: dict[str, Any] = Field(default_factory=dict)
+    error: ErrorDetail | None = None
 
 
 class LoadedScorer(Model):
