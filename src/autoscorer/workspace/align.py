@@ -136,13 +136,17 @@ def _permutation(
         text = f"id '{pred_id(row)}' not in ground truth" + (
             f" ({more} more unknown id(s))" if more else ""
         )
+        text += f"; predict exactly the ids of {gt_name}"
         raise row_error(UnknownId, pred_name, row, text, id=pred_id(row), count=len(unknown))
     first = _first_seen(gt_row, n_gt)
     repeats = np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))
     if len(repeats):
         row = int(repeats[0])
         earlier = int(first[gt_row[row]])
-        text = f"id '{pred_id(row)}' appears more than once (first at data row {earlier + 1})"
+        text = (
+            f"id '{pred_id(row)}' appears more than once (first at data row {earlier + 1}); "
+            "keep one row per id"
+        )
         raise row_error(DuplicateId, pred_name, row, text, id=pred_id(row), first_row=earlier + 1)
     missing = np.flatnonzero(first < 0)
     if len(missing):
