@@ -1,0 +1,155 @@
+"""The job hooks every executor shares: time-out, log capture, resource sampling, run info.
+
+Middleware instances are shared by concurrent runs, so per-run state lives in
+``run.scratch``, never on ``self``.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from autoscorer.executors.base import Middleware, Run
+from autoscorer.executors.outcome import RunOutcome
+
+CONTAINER_LOG = "container.log"
+RUN_INFO = "run_info.json"
+
+
+class TimeLimit(Middleware):
+    """Kill the sandbox once it has run ``spec.time_limit`` seconds."""
+
+    def on_tick(self, run: Run) -> None:
+        if run.elapsed > run.spec.time_limit:
+            run.stop("timeout")
+
+
+def open_log(path: Path) -> int:
+    """A fresh file descriptor for ``path``; a planted symlink is removed, never followed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(path, flags, 0o644)
+
+
+class _LogPump:
+    """Copies a sandbox's output into a file, keeping the tail in memory."""
+
+    def __init__(self, fd: int, max_bytes: int, tail_bytes: int) -> None:
+        self.fd, self.max_bytes = fd, max_bytes
+        self.written = 0
+        self.tail: collections.deque[bytes] = collections.deque()
+        self.tail_size, self.tail_bytes = 0, tail_bytes
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.max_bytes - self.written
+        if room > 0:
+            os.write(self.fd, chunk[:room])
+            self.written += min(room, len(chunk))
+        elif not self.truncated:
+            self.truncated = True
+            os.write(self.fd, b"\n[autoscorer: log truncated at the size limit]\n")
+        self.tail.append(chunk)
+        self.tail_size += len(chunk)
+        while self.tail_size - len(self.tail[0]) >= self.tail_bytes:
+            self.tail_size -= len(self.tail.popleft())
+
+    def tail_text(self, lines: int) -> str:
+        text = b"".join(self.tail).decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class LogCapture(Middleware):
+    """Stream the sandbox's output to ``logs/container.log`` and keep its tail."""
+
+    def __init__(
+        self, max_bytes: int = 10 * 1024**2, tail_lines: int = 50, drain_timeout: float = 5.0
+    ) -> None:
+        self.max_bytes, self.tail_lines, self.drain_timeout = max_bytes, tail_lines, drain_timeout
+
+    def after_start(self, run: Run) -> None:
+        assert run.sandbox is not None
+        fd = open_log(run.spec.workspace.logs_dir / CONTAINER_LOG)
+        pump = _LogPump(fd, self.max_bytes, tail_bytes=64 * 1024)
+        thread = threading.Thread(
+            target=self._pump, args=(run, pump), name=f"logs-{run.spec.job_id}", daemon=True
+        )
+        run.scratch["logs"] = (pump, thread)
+        thread.start()
+
+    @staticmethod
+    def _pump(run: Run, pump: _LogPump) -> None:
+        assert run.sandbox is not None
+        try:
+            for chunk in run.sandbox.logs():
+                pump.feed(chunk)
+        except Exception as exc:  # a broken stream must not hide the run's outcome
+            run.log("WARNING", f"log stream ended early: {exc}")
+
+    def after_stop(self, run: Run) -> None:
+        entry = run.scratch.pop("logs", None)
+        if entry is None:
+            return
+        pump, thread = entry
+        thread.join(self.drain_timeout)
+        run.log_tail = pump.tail_text(self.tail_lines)
+        run.extra["log_bytes"] = pump.written
+        os.close(pump.fd)
+
+
+class ResourceSampler(Middleware):
+    """Record peak CPU (cores) and memory (bytes) from the sandbox's stats stream."""
+
+    def after_start(self, run: Run) -> None:
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._sample, args=(run, stop), name=f"stats-{run.spec.job_id}", daemon=True
+        )
+        run.scratch["stats"] = (stop, thread)
+        thread.start()
+
+    @staticmethod
+    def _sample(run: Run, stop: threading.Event) -> None:
+        assert run.sandbox is not None
+        try:
+            for sample in run.sandbox.stats():
+                if stop.is_set():
+                    return
+                if sample.cpu is not None:
+                    run.peak_cpu = max(run.peak_cpu or 0.0, round(sample.cpu, 3))
+                if sample.memory is not None:
+                    run.peak_memory = max(run.peak_memory or 0, sample.memory)
+        except Exception as exc:  # sampling is best effort
+            run.log("DEBUG", f"resource sampling stopped: {exc}")
+
+    def after_stop(self, run: Run) -> None:
+        entry = run.scratch.pop("stats", None)
+        if entry is not None:
+            stop, thread = entry
+            stop.set()
+            thread.join(0.2)  # a stats stream may block until its next sample; do not wait
+
+
+class RunInfoWriter(Middleware):
+    """Write ``logs/run_info.json`` atomically (a planted symlink is replaced, not followed)."""
+
+    def after_run(self, run: Run, outcome: RunOutcome) -> None:
+        logs = run.spec.workspace.logs_dir
+        if not logs.is_dir():
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".run_info-", suffix=".json", dir=logs)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(outcome.to_run_info(), fh, indent=2, ensure_ascii=False, default=str)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, logs / RUN_INFO)
+
+
+def default_middleware() -> list[Middleware]:
+    """Time-out, log capture, resource sampling and run info, in that order."""
+    return [TimeLimit(), LogCapture(), ResourceSampler(), RunInfoWriter()]

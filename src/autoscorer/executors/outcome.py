@@ -1,0 +1,176 @@
+"""What a run produced, and the failure taxonomy that names it.
+
+Order of precedence when several things happened at once: cancelled, then
+time-out, then OOM, then non-zero exit, then missing predictions. Each error
+carries its ``fault`` (participant / host / system) from ``autoscorer.errors``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from autoscorer.errors import (
+    AutoScorerError,
+    Cancelled,
+    ExitNonZero,
+    JobTimeout,
+    NoPredictions,
+    OOMKilled,
+)
+from autoscorer.workspace.models import format_bytes
+
+if TYPE_CHECKING:
+    from autoscorer.executors.base import Run, RunSpec
+
+# a stale pred file written this long before the start still counts as stale
+_MTIME_SLACK_NS = 50_000_000
+# messages a process prints when an address-space rlimit stops an allocation
+_ALLOC_FAILURES = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
+
+
+@dataclass
+class RunOutcome:
+    """The end of one sandboxed run; ``error`` is None only on success."""
+
+    executor: str
+    job_id: str
+    image: str
+    exit_code: int | None
+    duration: float
+    started_at: str | None = None
+    finished_at: str | None = None
+    oom_killed: bool = False
+    timed_out: bool = False
+    cancelled: bool = False
+    peak_cpu: float | None = None
+    peak_memory: int | None = None
+    image_digest: str | None = None
+    sandbox_id: str | None = None
+    log_tail: str = ""
+    prediction: str | None = None
+    error: AutoScorerError | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_run_info(self) -> dict[str, Any]:
+        """The content of ``logs/run_info.json``."""
+        return {
+            "job_id": self.job_id,
+            "executor": self.executor,
+            "sandbox_id": self.sandbox_id,
+            "image": self.image,
+            "image_digest": self.image_digest,
+            "exit_code": self.exit_code,
+            "oom_killed": self.oom_killed,
+            "timed_out": self.timed_out,
+            "cancelled": self.cancelled,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": round(self.duration, 3),
+            "peak_cpu": self.peak_cpu,
+            "peak_memory_bytes": self.peak_memory,
+            "peak_memory": None if self.peak_memory is None else format_bytes(self.peak_memory),
+            "prediction": self.prediction,
+            "status": "succeeded" if self.ok else "failed",
+            "error": None if self.error is None else self.error.to_dict(),
+            **self.extra,
+        }
+
+
+def _looks_like_alloc_failure(exit_code: int | None, tail: str) -> bool:
+    return exit_code not in (None, 0) and any(s in tail for s in _ALLOC_FAILURES)
+
+
+def _limit_error(run: Run, code: int | None, oom: bool) -> AutoScorerError | None:
+    spec = run.spec
+    if run.stop_reason == "cancelled" or (run.cancel_token and run.cancel_token.cancelled):
+        return Cancelled(f"run of {spec.job_id} was cancelled", details={"exit_code": code})
+    if run.stop_reason == "timeout" or (run.state and run.state.deadline_exceeded):
+        return JobTimeout(
+            f"inference ran past its time limit of {spec.time_limit:g} s and was killed; "
+            "speed it up or raise time_limit",
+            field="time_limit",
+            details={"time_limit": spec.time_limit, "log_tail": run.log_tail},
+        )
+    if oom:
+        limit = format_bytes(spec.memory_bytes)
+        return OOMKilled(
+            f"inference used more than its memory limit of {limit} and was killed; "
+            "use less memory or raise resources.memory",
+            field="resources.memory",
+            details={"memory_limit": limit, "exit_code": code, "log_tail": run.log_tail},
+        )
+    return None
+
+
+def _exit_error(run: Run, code: int | None) -> AutoScorerError | None:
+    if code in (None, 0):
+        return None
+    last = run.log_tail.strip().splitlines()[-1:] or ["(no output)"]
+    return ExitNonZero(
+        f"inference exited with code {code}: {last[0][:300]}",
+        details={"exit_code": code, "log_tail": run.log_tail},
+    )
+
+
+def find_prediction(spec: RunSpec, since: float) -> tuple[str | None, AutoScorerError | None]:
+    """The pred file the run wrote (relative name), or a NO_PREDICTIONS error.
+
+    A file older than the run start is a leftover, not this run's output; a
+    symbolic link is refused because the host-side scorer would follow it.
+    """
+    out = spec.workspace.output_dir
+    for name in spec.expected_outputs:
+        path = out / name
+        if path.is_symlink():
+            return None, NoPredictions(
+                f"output/{name} is a symbolic link; write a regular file",
+                field=f"output/{name}",
+                details={"file": f"output/{name}"},
+            )
+        if path.is_file() and os.stat(path).st_mtime_ns >= int(since * 1e9) - _MTIME_SLACK_NS:
+            return f"output/{name}", None
+    wanted = " or ".join(f"output/{n}" for n in spec.expected_outputs)
+    return None, NoPredictions(
+        f"inference exited 0 but wrote no {wanted}",
+        field="output",
+        details={"expected": [f"output/{n}" for n in spec.expected_outputs]},
+    )
+
+
+def classify(executor: str, run: Run) -> RunOutcome:
+    """Turn a finished :class:`Run` into a :class:`RunOutcome` with its error, if any."""
+    state = run.state
+    code = state.exit_code if state else None
+    oom = bool(state and state.oom_killed) or _looks_like_alloc_failure(code, run.log_tail)
+    error = state.error if state and state.error else None
+    error = error or _limit_error(run, code, oom) or _exit_error(run, code)
+    prediction = None
+    if error is None:
+        prediction, error = find_prediction(run.spec, run.started_wall)
+    sandbox = run.sandbox
+    return RunOutcome(
+        executor=executor,
+        job_id=run.spec.job_id,
+        image=run.spec.image,
+        exit_code=code,
+        duration=run.elapsed if sandbox else 0.0,
+        started_at=state.started_at if state else None,
+        finished_at=state.finished_at if state else None,
+        oom_killed=oom and error is not None and error.code == OOMKilled.code,
+        timed_out=isinstance(error, JobTimeout),
+        cancelled=isinstance(error, Cancelled),
+        peak_cpu=run.peak_cpu,
+        peak_memory=run.peak_memory,
+        image_digest=sandbox.image_digest if sandbox else None,
+        sandbox_id=sandbox.id if sandbox else None,
+        log_tail=run.log_tail,
+        prediction=prediction,
+        error=error,
+        extra=dict(run.extra),
+    )
