@@ -180,7 +180,7 @@ def bench_regression(rows: int, repeat: int) -> None:
 def _verdict(what: str, value: float, unit: str, limit: float, sense: str) -> None:
     ok = {"<": value < limit, "<=": value <= limit, ">=": value >= limit}[sense]
     print(
-        f"{what:48s}: {value:8.2f} {unit:6s} target {sense} {limit:g}  {'MET' if ok else 'MISSED'}"
+        f"{what:44s}: {value:8.2f} {unit:6s} target {sense} {limit:g}  {'MET' if ok else 'MISSED'}"
     )
 
 
