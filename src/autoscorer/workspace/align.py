@@ -132,12 +132,7 @@ def _permutation(
     """The prediction row of every ground-truth row; every id exactly once or an error."""
     unknown = np.flatnonzero(gt_row < 0)
     if len(unknown):
-        row, more = int(unknown[0]), len(unknown) - 1
-        text = f"id '{pred_id(row)}' not in ground truth" + (
-            f" ({more} more unknown id(s))" if more else ""
-        )
-        text += f"; predict exactly the ids of {gt_name}"
-        raise row_error(UnknownId, pred_name, row, text, id=pred_id(row), count=len(unknown))
+        raise _unknown(unknown, pred_name, gt_name, pred_id)
     first = _first_seen(gt_row, n_gt)
     repeats = np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))
     if len(repeats):
@@ -150,11 +145,24 @@ def _permutation(
         raise row_error(DuplicateId, pred_name, row, text, id=pred_id(row), first_row=earlier + 1)
     missing = np.flatnonzero(first < 0)
     if len(missing):
-        row = int(missing[0])
-        raise MissingId(
-            f"{pred_name} has no prediction for id '{gt_id(row)}' ({gt_name} data row {row + 1}, "
-            f"1-based); {len(missing)} ground-truth id(s) have no prediction",
-            field=pred_name,
-            details={"file": pred_name, "id": gt_id(row), "gt_row": row + 1, "count": len(missing)},
-        )
+        raise _missing(missing, pred_name, gt_name, gt_id)
     return first
+
+
+def _unknown(rows: np.ndarray, pred_name: str, gt_name: str, pred_id: IdAt) -> UnknownId:
+    row, more = int(rows[0]), len(rows) - 1
+    text = f"id '{pred_id(row)}' not in ground truth" + (
+        f" ({more} more unknown id(s))" if more else ""
+    )
+    text += f"; predict exactly the ids of {gt_name}"
+    return row_error(UnknownId, pred_name, row, text, id=pred_id(row), count=len(rows))
+
+
+def _missing(rows: np.ndarray, pred_name: str, gt_name: str, gt_id: IdAt) -> MissingId:
+    row = int(rows[0])
+    return MissingId(
+        f"{pred_name} has no prediction for id '{gt_id(row)}' ({gt_name} data row {row + 1}, "
+        f"1-based); {len(rows)} ground-truth id(s) have no prediction",
+        field=pred_name,
+        details={"file": pred_name, "id": gt_id(row), "gt_row": row + 1, "count": len(rows)},
+    )

@@ -101,16 +101,9 @@ def load_classification(
     g, p = local_codes(gt.columns["label"]), local_codes(pred.columns["label"])
     if order is not None:
         p = p.reordered(order)
-    raw = None
-    if len(g.texts) * len(p.texts) <= RAW_MATRIX_CELLS:
-        raw = _raw_confusion(g, p, None)
-        g_used, p_used = raw.sum(axis=1) > 0, raw.sum(axis=0) > 0
-    else:
-        g_used = np.bincount(g.codes, minlength=len(g.texts)) > 0
-        p_used = np.bincount(p.codes, minlength=len(p.texts)) > 0
+    raw = _raw_confusion(g, p, None) if len(g.texts) * len(p.texts) <= RAW_MATRIX_CELLS else None
     score_cols = [c for c in pred.columns if prefix and c.startswith(prefix)]
-    texts = [t for t, used in zip(g.texts + p.texts, [*g_used, *p_used], strict=True) if used]
-    texts += [c[len(PROB_PREFIX) :] for c in score_cols]
+    texts = _used_texts(g, p, raw) + [c[len(PROB_PREFIX) :] for c in score_cols]
     data = ClassificationData(
         gt=g,
         pred=p,
@@ -123,6 +116,16 @@ def load_classification(
     if score_cols:
         data.scores = _scores(pred, gt, score_cols, data, order)
     return data
+
+
+def _used_texts(g: LocalCodes, p: LocalCodes, raw: np.ndarray | None) -> list[str]:
+    """Raw labels that occur in either file (dense integer codes may include unused ones)."""
+    if raw is not None:
+        g_used, p_used = raw.sum(axis=1) > 0, raw.sum(axis=0) > 0
+    else:
+        g_used = np.bincount(g.codes, minlength=len(g.texts)) > 0
+        p_used = np.bincount(p.codes, minlength=len(p.texts)) > 0
+    return [t for t, used in zip(g.texts + p.texts, [*g_used, *p_used], strict=True) if used]
 
 
 def _raw_confusion(g: LocalCodes, p: LocalCodes, weights: np.ndarray | None) -> np.ndarray:
@@ -138,26 +141,14 @@ def _scores(
     order: np.ndarray | None,
 ) -> Scores:
     """The score matrix, its columns sorted by class (ties then break as in scikit-learn)."""
-    space = data.space
-    by_class: dict[int, str] = {}
-    for col in columns:
-        code = space.code(col[len(PROB_PREFIX) :])
-        assert code is not None  # every score column's label is part of the space
-        if code in by_class:
-            raise ParseError(
-                f"{pred.name}: columns '{by_class[code]}' and '{col}' are scores for the "
-                f"same label '{space.names[code]}'",
-                field=pred.name,
-                details={"file": pred.name, "columns": [by_class[code], col]},
-            )
-        by_class[code] = col
+    by_class = _columns_by_class(pred.name, columns, data.space)
     classes = np.array(sorted(by_class), dtype=np.int64)
-    position = np.full(len(space), -1, dtype=np.int64)
+    position = np.full(len(data.space), -1, dtype=np.int64)
     position[classes] = np.arange(len(classes))
     true_pos = position[data.y_true]
     if (true_pos < 0).any():
         row = int(np.argmin(true_pos >= 0))
-        label = space.names[data.y_true[row]]
+        label = data.space.names[data.y_true[row]]
         raise MissingColumn(
             f"{pred.name} has score columns but none named '{PROB_PREFIX}{label}' for label "
             f"'{label}' ({gt.name} data row {row + 1}, 1-based); add a column for every label",
@@ -166,3 +157,20 @@ def _scores(
         )
     matrix = np.column_stack([pred.numbers(by_class[int(c)]) for c in classes])
     return Scores(matrix if order is None else matrix[order], classes, true_pos)
+
+
+def _columns_by_class(name: str, columns: list[str], space: LabelSpace) -> dict[int, str]:
+    """Class code -> its ``prob_<label>`` column; two columns for one class is an error."""
+    by_class: dict[int, str] = {}
+    for col in columns:
+        code = space.code(col[len(PROB_PREFIX) :])
+        assert code is not None  # every score column's label is part of the space
+        if code in by_class:
+            raise ParseError(
+                f"{name}: columns '{by_class[code]}' and '{col}' are scores for the "
+                f"same label '{space.names[code]}'",
+                field=name,
+                details={"file": name, "columns": [by_class[code], col]},
+            )
+        by_class[code] = col
+    return by_class
