@@ -390,7 +390,7 @@ def test_metadata() -> None:
     assert info["parameters"]["average"]["choices"] == ["macro", "micro", "weighted"]
     assert info["parameters"]["zero_division"]["default"] == "warn"
     assert info["parameters"]["labels"]["type"] == "array"
-    assert info["output_format"]["primary_metric"] == "f1"
+    assert info["output_format"]["primary_metric"] == "f1_macro"
     assert info["input_format"]["required_columns"] == ["id", "label"]
     assert info["examples"] and cls.thresholds == DEFAULT_THRESHOLDS
     acc = get_scorer("classification_accuracy")

@@ -107,8 +107,9 @@ def write_result(ws: Workspace, result: Result) -> Path:
     return ws.result_path
 
 
-def _summary(cls: type[Scorer], meta: Meta, out: ScoreOutput) -> Summary:
-    score = out.metrics.get(cls.primary_metric)
+def _summary(scorer: Scorer, meta: Meta, out: ScoreOutput) -> Summary:
+    cls = type(scorer)
+    score = out.metrics.get(scorer.primary)
     thresholds = meta.thresholds if meta.thresholds is not None else cls.thresholds
     rank, passed = rank_and_pass(score, thresholds, cls.higher_is_better)
     message = "Evaluation completed successfully"
@@ -118,10 +119,11 @@ def _summary(cls: type[Scorer], meta: Meta, out: ScoreOutput) -> Summary:
 
 
 def _build_result(
-    ws: Workspace, meta: Meta, cls: type[Scorer], out: ScoreOutput, ctx: ScoringContext
+    ws: Workspace, meta: Meta, scorer: Scorer, out: ScoreOutput, ctx: ScoringContext
 ) -> Result:
+    cls = type(scorer)
     return Result(
-        summary=_summary(cls, meta, out),
+        summary=_summary(scorer, meta, out),
         metrics=out.metrics,
         versioning=Versioning(
             scorer=cls.name,
@@ -178,7 +180,7 @@ def score(
         t0 = time.perf_counter()
         out = instance.evaluate(ctx)
         scoring_time = time.perf_counter() - t0
-        result = _build_result(ws, meta, cls, out, ctx)
+        result = _build_result(ws, meta, instance, out, ctx)
         if write:
             result.artifacts = _publish_artifacts(ws, out.artifacts)
     result.timing = Timing(

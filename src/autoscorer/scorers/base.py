@@ -148,6 +148,11 @@ class Scorer(abc.ABC):
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         self.params = validate_params(self.parameters, dict(params or {}), self.name)
 
+    @property
+    def primary(self) -> str:
+        """The metric that is the score for these params (default: ``primary_metric``)."""
+        return self.primary_metric
+
     @abc.abstractmethod
     def evaluate(self, ctx: ScoringContext) -> ScoreOutput:
         """Compute the metrics; ``metrics[primary_metric]`` is the score."""

@@ -59,9 +59,15 @@ class ClassificationF1(_ClassificationScorer):
         "different averaging strategies"
     )
     documentation = "docs/scorers/classification.md"
-    primary_metric = "f1"
+    primary_metric = "f1_macro"  # with the default average; see `primary`
     additional_metrics: ClassVar[list[str]] = [
-        *(f"{m}_{a}" for m in ("f1", "precision", "recall") for a in F.AVERAGES),
+        "f1",
+        *(
+            f"{m}_{a}"
+            for m in ("f1", "precision", "recall")
+            for a in F.AVERAGES
+            if m != "f1" or a != "macro"
+        ),
         "precision",
         "recall",
         "accuracy",
@@ -111,6 +117,11 @@ class ClassificationF1(_ClassificationScorer):
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         super().__init__(params)
         _at_least("max_error_cases", self.params["max_error_cases"], 0)
+
+    @property
+    def primary(self) -> str:
+        """``f1_<average>``: the score follows the ``average`` parameter."""
+        return f"f1_{self.params['average']}"
 
     def evaluate(self, ctx: ScoringContext) -> ScoreOutput:
         data = load_classification(ctx, self.params["sample_weight"])
