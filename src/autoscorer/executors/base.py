@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from autoscorer.errors import AutoScorerError, ExecutionFailed
-from autoscorer.executors.outcome import RunOutcome, classify
+from autoscorer.executors.outcome import RunOutcome, classify, remove_planted_links
 from autoscorer.workspace.layout import Workspace
 
 logger = logging.getLogger("autoscorer.executors")
@@ -239,6 +239,8 @@ class Executor(abc.ABC):
             with self._lock:
                 self._active.pop(spec.job_id, None)
             self._cleanup(run)
+        for link in remove_planted_links(spec):
+            run.log("WARNING", f"removed the symbolic link {link} left by the submission")
         outcome = classify(self.name, run)
         self._hook("after_run", run, outcome)
         return outcome

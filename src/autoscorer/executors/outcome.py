@@ -118,6 +118,22 @@ def _exit_error(run: Run, code: int | None) -> AutoScorerError | None:
     )
 
 
+def remove_planted_links(spec: RunSpec) -> list[str]:
+    """Delete symlinks the submission left where AutoScorer writes as the host user.
+
+    ``output/artifacts`` as a link would make the scorer publish files wherever
+    it points; ``result.json`` is replaced atomically so a link there is harmless
+    but still removed for clarity.
+    """
+    removed = []
+    for name in ("artifacts", "result.json"):
+        path = spec.workspace.output_dir / name
+        if path.is_symlink():
+            path.unlink()
+            removed.append(f"output/{name}")
+    return removed
+
+
 def find_prediction(spec: RunSpec, since: float) -> tuple[str | None, AutoScorerError | None]:
     """The pred file the run wrote (relative name), or a NO_PREDICTIONS error.
 
