@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
+import httpx
 from pydantic import TypeAdapter
 
 from autoscorer.client import _models as m
 
 T = TypeVar("T")
 API = "/api/v1"
+# A followed log stream may stay quiet while a job computes: wait longer for bytes.
+FOLLOW_TIMEOUT = httpx.Timeout(30.0, read=300.0)
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Call(Generic[T]):
     params: dict[str, Any] | None = None
     body: Any = None
     idempotent: bool = True
-    timeout: float | None = None
+    timeout: float | httpx.Timeout | None = None
 
 
 def clean(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,7 +110,10 @@ def get_job_logs(
     follow: bool | None = None,
 ) -> Call[m.JobLogs]:
     params = _query({"level": level, "since": since, "tail": tail, "follow": follow})
-    return Call("GET", f"{API}/jobs/{_seg(job_id)}/logs", m.JobLogs.model_validate, params)
+    path = f"{API}/jobs/{_seg(job_id)}/logs"
+    return Call(
+        "GET", path, m.JobLogs.model_validate, params, timeout=FOLLOW_TIMEOUT if follow else None
+    )
 
 
 def cancel_job(job_id: str) -> Call[m.CancelledJob]:
