@@ -33,6 +33,7 @@ class Answer:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as is instead of ``body`` as JSON
 
 
 def envelope(data: Any) -> dict[str, Any]:
@@ -81,6 +82,9 @@ class ScriptedServer:
     def fail(self, status: int, code: str, message: str = "scripted", **headers: str) -> None:
         self.reply(status, error_envelope(code, message), **headers)
 
+    def reply_raw(self, status: int, raw: bytes, content_type: str) -> None:
+        self.script.append(Answer(status, None, {"Content-Type": content_type}, raw))
+
     def drop(self) -> None:
         self.script.append(DROP)
 
@@ -110,9 +114,10 @@ class ScriptedServer:
                     self.connection.close()
                     return
                 assert isinstance(answer, Answer)
-                payload = json.dumps(answer.body).encode()
+                payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in answer.headers:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 for k, v in answer.headers.items():
                     self.send_header(k, v)
