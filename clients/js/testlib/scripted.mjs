@@ -13,7 +13,7 @@ export async function startScripted() {
       requests.push({ method: req.method, url: req.url, headers: req.headers, body: raw ? JSON.parse(raw) : null });
       const answer = script.length ? script.shift() : fallback;
       if (answer === 'drop') return req.socket.destroy();
-      const payload = JSON.stringify(answer.body);
+      const payload = answer.raw ?? JSON.stringify(answer.body);
       res.writeHead(answer.status, { 'Content-Type': 'application/json', ...answer.headers });
       res.end(payload);
     });
@@ -29,6 +29,9 @@ export async function startScripted() {
     fail(status, code, headers = {}) {
       const error = { code, message: `scripted ${code}`, field: null, details: {} };
       script.push({ status, body: { success: false, data: null, meta: { request_id: 'req_x' }, errors: [error] }, headers });
+    },
+    replyRaw(status, raw, contentType) {
+      script.push({ status, raw, headers: { 'Content-Type': contentType } });
     },
     drop() {
       script.push('drop');
