@@ -1,6 +1,6 @@
 // Start the real AutoScorer server (Python) for the tests: 127.0.0.1, a free port,
 // a temporary SQLite file, the in-process queue, API keys; stop it at the end.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -56,6 +56,17 @@ async function waitHealthy(url, child, logFile) {
   throw new Error(`server not healthy after 60 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
 }
 
+/**
+ * Why the real server cannot start in this tree, or null when it can. Only the
+ * absence of the API's job routes counts; any other failure to start is an error.
+ */
+export function apiMissing() {
+  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('autoscorer.api.routes.jobs') is None)";
+  const out = spawnSync(process.env.PYTHON ?? 'python3', ['-c', probe]);
+  if (out.error) throw out.error;
+  return out.status === 0 ? null : "the REST API's job routes (autoscorer.api.routes.jobs) are not in this tree";
+}
+
 export async function startServer() {
   const root = mkdtempSync(join(tmpdir(), 'autoscorer-js-'));
   const workspaces = join(root, 'ws');
@@ -81,7 +92,9 @@ export async function startServer() {
   delete env.AUTOSCORER_CONFIG;
   const logFile = join(root, 'server.log');
   const python = process.env.PYTHON ?? 'python3';
-  const args = ['-m', 'autoscorer.cli.main', 'serve', '--host', '127.0.0.1', '--port', String(port)];
+  // uvicorn's factory mode on the app factory that `autoscorer serve` uses too
+  const args = ['-m', 'uvicorn', 'autoscorer.api.main:app_from_env', '--factory',
+    '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warning'];
   const child = spawn(python, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (chunk) => {
