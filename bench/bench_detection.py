@@ -15,6 +15,8 @@ import contextlib
 import gc
 import io
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -170,6 +172,22 @@ def timed(fn: Callable[[Path], list[float]], ws: Path, repeat: int) -> tuple[flo
     return best, stats
 
 
+_RSS_PROBE = """
+import sys
+from autoscorer.pipeline.scoring import score
+score(sys.argv[1], write_artifacts=False)
+print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])
+"""
+
+
+def peak_rss_mib(ws: Path) -> float:
+    """Peak RSS (VmHWM) of a fresh interpreter that only runs ``score()`` on ``ws``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, str(ws)], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.split()[-1]) / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=5000)
@@ -193,6 +211,7 @@ def main() -> None:
     print("stats (pycocotools order):")
     for key, a, b in zip(STAT_KEYS, ref, ours, strict=True):
         print(f"  {key:<10} pycocotools {a:.15f}  autoscorer {b:.15f}")
+    print(f"peak RSS of a process running only score(): {peak_rss_mib(ws):.0f} MiB")
     same = all(abs(a - b) <= 1e-9 for a, b in zip(ref, ours, strict=True))
     print("identical to pycocotools (1e-9):", same)
     if not same:

@@ -441,3 +441,17 @@ def test_invalid_params(tmp_path: Path, params: Doc, field: str) -> None:
     ws = make_workspace(tmp_path, GOOD_GT, _pred()[:2], params)
     err = _assert_fails_cleanly(ws, "INVALID_PARAMETER", field)
     assert err.field == field
+
+
+def test_annotation_id_zero_counts_as_a_match(tmp_path: Path) -> None:
+    """pycocotools records matches by annotation id, so a match with id 0 counts as a false
+    positive there; annotation ids play no part here (documented deviation)."""
+    gt = _gt_with(lambda g: [a.update(id=i, iscrowd=0) for i, a in enumerate(g["annotations"])])
+    preds = [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},
+        {"image_id": 2, "category_id": 2, "bbox": [5, 5, 10, 10], "score": 0.8},
+    ]
+    per_category = score(make_workspace(tmp_path, gt, preds)).metrics["per_category_AP"]
+    assert per_category == {"cat": pytest.approx(1.0), "dog": pytest.approx(1.0)}
+    prec = reference(gt, preds).eval["precision"][:, :, :, 0, -1]
+    assert prec[:, :, 0].max() == 0.0 and prec[:, :, 1].min() == pytest.approx(1.0)
