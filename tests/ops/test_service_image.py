@@ -64,5 +64,5 @@ def test_image_runs_as_non_root_with_the_cli(image: str) -> None:
     )
     assert proc.stdout.strip() == "10001"
     help_text = _run(image, "--help").stdout
-    for command in ("score", "validate", "init-workspace", "pipeline"):
+    for command in ("score", "validate", "init-workspace"):
         assert command in help_text
