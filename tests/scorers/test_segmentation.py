@@ -476,6 +476,19 @@ def test_bad_input_gives_clear_error_and_keeps_old_result(ws: Path, case: str) -
     assert first.summary.score is not None
 
 
+def test_mask_above_the_size_limit(ws: Path) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    big = ws / "output" / "m" / "0.png"
+    info = PngInfo()
+    info.add_text("padding", "x" * 200_000)  # a valid PNG, just a large one
+    Image.open(big).save(big, pnginfo=info)
+    with pytest.raises(AutoScorerError) as err:
+        score(ws, max_file_bytes=100_000)
+    assert err.value.code == "FILE_TOO_LARGE"
+    assert err.value.message.startswith("m/0.png is ")
+
+
 def test_scorer_metadata() -> None:
     cls = get_scorer("segmentation_miou")
     info = cls.describe()
