@@ -207,6 +207,15 @@ def _category_names(cats: list[Any]) -> dict[int, str]:
     return {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
 
 
+def _mapped_ids(
+    entries: list[Any], key: str, known: IntArray, file: str, where: str, what: str
+) -> IntArray:
+    """The ``key`` column as positions in the sorted ``known`` ids of the ground truth."""
+    raw = _column(entries, key, file, where)
+    ids = _int_ids(raw, file, f"{where}.{key}")
+    return index_of(ids, known, file, f"{where}.{key}", what, raw)
+
+
 def load_ground_truth(path: Path, max_bytes: int, encoding: str) -> CocoGroundTruth:
     """Parse and validate ``gt.json``; annotations must name a listed image and category."""
     with gc_paused():
@@ -218,25 +227,9 @@ def load_ground_truth(path: Path, max_bytes: int, encoding: str) -> CocoGroundTr
     where = "annotations[{}]"
     box = _boxes(_column(anns, "bbox", GT_NAME, where), GT_NAME, where + ".bbox")
     warnings: list[str] = []
-    img_raw = _column(anns, "image_id", GT_NAME, where)
-    cat_raw = _column(anns, "category_id", GT_NAME, where)
     boxes = GroundTruthBoxes(
-        image=index_of(
-            _int_ids(img_raw, GT_NAME, where + ".image_id"),
-            image_ids,
-            GT_NAME,
-            where + ".image_id",
-            "image id",
-            img_raw,
-        ),
-        category=index_of(
-            _int_ids(cat_raw, GT_NAME, where + ".category_id"),
-            category_ids,
-            GT_NAME,
-            where + ".category_id",
-            "category id",
-            cat_raw,
-        ),
+        image=_mapped_ids(anns, "image_id", image_ids, GT_NAME, where, "image id"),
+        category=_mapped_ids(anns, "category_id", category_ids, GT_NAME, where, "category id"),
         box=box,
         area=_areas(anns, box, warnings),
         crowd=_crowd(anns),
@@ -255,18 +248,13 @@ def parse_detections(doc: Any, gt: CocoGroundTruth) -> DetectionBoxes:
             f"must be a JSON list of {{image_id, category_id, bbox, score}}, got "
             f"{type(doc).__name__}",
         )
-    img_raw = _column(doc, "image_id", PRED_NAME, "[{}]")
-    cat_raw = _column(doc, "category_id", PRED_NAME, "[{}]")
-    img = _int_ids(img_raw, PRED_NAME, "[{}].image_id")
-    cat = _int_ids(cat_raw, PRED_NAME, "[{}].category_id")
+    where = "[{}]"
     return DetectionBoxes(
-        image=index_of(img, gt.image_ids, PRED_NAME, "[{}].image_id", "image id", img_raw),
-        category=index_of(
-            cat, gt.category_ids, PRED_NAME, "[{}].category_id", "category id", cat_raw
-        ),
-        box=_boxes(_column(doc, "bbox", PRED_NAME, "[{}]"), PRED_NAME, "[{}].bbox"),
+        image=_mapped_ids(doc, "image_id", gt.image_ids, PRED_NAME, where, "image id"),
+        category=_mapped_ids(doc, "category_id", gt.category_ids, PRED_NAME, where, "category id"),
+        box=_boxes(_column(doc, "bbox", PRED_NAME, where), PRED_NAME, where + ".bbox"),
         score=_finite(
-            _column(doc, "score", PRED_NAME, "[{}]"), PRED_NAME, "[{}].score", "a number"
+            _column(doc, "score", PRED_NAME, where), PRED_NAME, where + ".score", "a number"
         ),
     )
 

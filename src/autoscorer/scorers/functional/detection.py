@@ -98,37 +98,40 @@ def _outside(values: FloatArray, ranges: dict[str, tuple[float, float]]) -> Bool
     return np.stack([(values < lo) | (values > hi) for lo, hi in ranges.values()])
 
 
+def _accumulation_order(dt: DetectionBoxes, kept: IntArray, score_rank: IntArray) -> IntArray:
+    """Kept detections by category, score, image id, then file order (pycocotools' accumulate)."""
+    in_file_order = np.sort(kept)
+    keys = (dt.category[in_file_order], score_rank[in_file_order], dt.image[in_file_order])
+    return in_file_order[stable_order(*keys)]
+
+
+def _scatter(index: IntArray, values: IntArray, size: int) -> IntArray:
+    out = np.empty(size, dtype=np.int64)
+    out[index] = values
+    return out
+
+
 def _outcomes(gt: GroundTruthBoxes, dt: DetectionBoxes, params: CocoParams) -> acc.Outcomes:
     k = gt.num_categories
-    gt_group = gt.image * k + gt.category
-    dt_group = dt.image * k + dt.category
+    gt_group, dt_group = gt.image * k + gt.category, dt.image * k + dt.category
     score_rank = descending_rank(dt.score)
     kept, rank = top_per_group(dt_group, score_rank, params.max_dets[-1])
     min_iou = min(float(np.min(params.iou_thresholds)), MAX_IOU_THRESHOLD)
     pairs = candidate_pairs(dt_group[kept], dt.box[kept], gt_group, gt.box, gt.crowd, min_iou)
     gt_ignore = _outside(gt.area, params.area_ranges) | gt.crowd[None, :]
     match = greedy_match(pairs, dt_group[kept], gt.crowd, gt_ignore, params.iou_thresholds)
-    # accumulation order: category, score, image id, file order
-    in_file_order = np.sort(kept)
-    acc_order = in_file_order[
-        stable_order(dt.category[in_file_order], score_rank[in_file_order], dt.image[in_file_order])
-    ]
-    column = np.empty(len(dt.score), dtype=np.int64)
-    column[acc_order] = np.arange(len(acc_order))
-    cand_cols = column[kept[match.det]]
+    order = _accumulation_order(dt, kept, score_rank)
+    cand_cols = _scatter(order, np.arange(len(order)), len(dt.score))[kept[match.det]]
     by_col = np.argsort(cand_cols)
-    rank_of = np.empty(len(dt.score), dtype=np.int64)
-    rank_of[kept] = rank
-    box = dt.box[acc_order]
-    positive = [np.bincount(gt.category[~ig], minlength=k) for ig in gt_ignore]
+    box = dt.box[order]
     return acc.Outcomes(
-        category=dt.category[acc_order],
-        rank=rank_of[acc_order],
+        category=dt.category[order],
+        rank=_scatter(kept, rank, len(dt.score))[order],
         area_out=_outside(box[:, 2] * box[:, 3], params.area_ranges),
         cand=cand_cols[by_col],
         gt=match.gt[:, by_col],
         gt_ignore=gt_ignore,
-        num_positive=np.stack(positive).astype(np.int64),
+        num_positive=np.stack([np.bincount(gt.category[~ig], minlength=k) for ig in gt_ignore]),
         num_thresholds=len(params.iou_thresholds),
     )
 
