@@ -455,3 +455,25 @@ def test_annotation_id_zero_counts_as_a_match(tmp_path: Path) -> None:
     assert per_category == {"cat": pytest.approx(1.0), "dog": pytest.approx(1.0)}
     prec = reference(gt, preds).eval["precision"][:, :, :, 0, -1]
     assert prec[:, :, 0].max() == 0.0 and prec[:, :, 1].min() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("order", ["A-B", "B-A"])
+def test_iou_tie_goes_to_the_later_ground_truth(tmp_path: Path, order: str) -> None:
+    """The first detection has IoU 0.5 with both boxes; pycocotools gives it the later one.
+
+    The second detection overlaps only B, so it is a TP only when the first took A.
+    """
+    boxes = {"A": [0, 0, 10, 20], "B": [0, 0, 20, 10]}
+    anns = [
+        {"id": i + 1, "image_id": 1, "category_id": 1, "bbox": boxes[name], "area": 200.0}
+        for i, name in enumerate(order.split("-"))
+    ]
+    gt = {"images": [{"id": 1}], "annotations": anns, "categories": [{"id": 1, "name": "cat1"}]}
+    for a in anns:
+        a["iscrowd"] = 0
+    preds = [
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},
+        {"image_id": 1, "category_id": 1, "bbox": [10, 0, 10, 10], "score": 0.8},
+    ]
+    metrics = check_against_reference(make_workspace(tmp_path, gt, preds), gt, preds)
+    assert metrics["AR@100"] == pytest.approx(0.05 if order == "A-B" else 0.1)
