@@ -51,6 +51,9 @@ def sha256_file(path: Path | None, chunk: int = 1 << 20) -> str | None:
 
 
 def scorer_source_hash(cls: type[Scorer]) -> str | None:
+    loaded = getattr(cls, "source_sha256", None)  # set by scorers.loader: the version imported,
+    if isinstance(loaded, str):  # not the file on disk, which a failed reload may have changed
+        return loaded
     try:
         source = inspect.getsourcefile(cls)
     except TypeError:
