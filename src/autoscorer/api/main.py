@@ -1,0 +1,88 @@
+"""The FastAPI application factory.
+
+Nothing is created at import time: :func:`create_app` builds the app from a
+:class:`~autoscorer.settings.Settings`, and its lifespan starts and stops the
+job service and the scorer file watcher. ``autoscorer serve`` runs
+:func:`app_from_env` through uvicorn's factory mode, so each worker process
+builds its own app from the same environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from autoscorer import __version__
+from autoscorer.api import errors
+from autoscorer.api.envelope import RequestIdMiddleware
+from autoscorer.api.routes import (
+    config,
+    health,
+    jobs,
+    scorer_files,
+    scorers,
+    status,
+    workspaces,
+)
+from autoscorer.api.runtime import Runtime
+from autoscorer.api.schemas import ERROR_RESPONSES
+from autoscorer.api.security import BodyLimitMiddleware, RateLimiter
+from autoscorer.settings import Settings
+
+DESCRIPTION = """\
+Submit scoring jobs, follow them, read results and logs; manage scorers
+(including hot-reloaded custom ones), workspaces and the configuration.
+
+Every answer is an envelope: `success`, `data`, `meta` {timestamp, request_id,
+api_version} and, on failure, `errors` [{code, message, field, details}].
+Send `Authorization: Bearer <key>` when the server has API keys configured.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    await runtime.start(app.state.settings)
+    try:
+        yield
+    finally:
+        await runtime.stop()
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """A new app; ``runtime`` may be given to share a job service (tests, embedding)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="AutoScorer API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.limiter = RateLimiter()
+    app.state.runtime = runtime or Runtime()
+    app.state.started_at = time.time()
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    for module in (health, status, jobs, scorer_files, scorers, workspaces, config):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: settings from the environment and ``$AUTOSCORER_CONFIG``."""
+    return create_app(Settings())

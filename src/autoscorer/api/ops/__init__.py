@@ -1,0 +1,1 @@
+"""What the routes do, as plain keyword-only functions (no FastAPI in here)."""

@@ -1,0 +1,89 @@
+"""What the app holds while it runs: the job service, the scorer registry and
+watcher, and cached executor health. Started and stopped by the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+from autoscorer.executors import Executor, get_executor
+from autoscorer.scorers.loader import ScorerLoader, default_loader
+from autoscorer.scorers.registry import Registry, ensure_builtins
+from autoscorer.scorers.watcher import Watcher
+from autoscorer.settings import Settings
+
+log = logging.getLogger("autoscorer.api")
+HEALTH_TTL = 5.0  # seconds an executor health answer is reused
+
+
+class Runtime:
+    """Long-lived parts of one server process."""
+
+    def __init__(self, registry: Registry | None = None) -> None:
+        self.registry = registry or ensure_builtins()
+        self.watcher = Watcher(
+            default_loader() if registry is None else ScorerLoader(self.registry)
+        )
+        self.started_at = time.time()
+        self._probes: dict[str, Executor] = {}
+        self._health: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._health_lock = asyncio.Lock()
+
+    async def start(self, settings: Settings) -> None:
+        self.started_at = time.time()
+
+    async def stop(self) -> None:
+        await run_in_threadpool(self.watcher.stop_all)
+        for probe in self._probes.values():
+            await run_in_threadpool(probe.close)
+        self._probes.clear()
+
+    @property
+    def uptime(self) -> float:
+        return time.time() - self.started_at
+
+    async def executor_health(self, settings: Settings) -> dict[str, dict[str, Any]]:
+        """Per-executor health, cached for a few seconds (a Docker ping is not free)."""
+        async with self._health_lock:
+            cached = self._health
+            if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL:
+                return cached[1]
+            answer = await run_in_threadpool(self._probe_all, settings)
+            self._health = (time.monotonic(), answer)
+            return answer
+
+    def _probe_all(self, settings: Settings) -> dict[str, dict[str, Any]]:
+        out = {"docker": self._probe("docker", {}), "local": self._probe("local", {})}
+        if settings.k8s_enabled or settings.executor == "kubernetes":
+            out["k8s"] = self._probe("kubernetes", {"namespace": settings.k8s_namespace})
+        else:
+            out["k8s"] = {"status": "unavailable", "reason": "cluster not configured"}
+        return out
+
+    def _probe(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+        try:
+            if name not in self._probes:
+                self._probes[name] = get_executor(name, **config)
+            return self._probes[name].health()
+        except Exception as exc:  # a probe must never fail the health answer
+            return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
+
+    async def components(self, settings: Settings) -> dict[str, str]:
+        executors = await self.executor_health(settings)
+        out = {"database": "healthy", "queue": "healthy"}
+        out.update({name: str(h.get("status", "unavailable")) for name, h in executors.items()})
+        return out
+
+    async def job_counts(self) -> dict[str, int]:
+        return {}
+
+    async def scorer_stats(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def data_dir(self, settings: Settings) -> str:
+        return "."
