@@ -56,24 +56,39 @@ def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
         writer.writerows(rows)
 
 
-def meta(job_id: str, task: str, scorer: str, description: str, **extra: Any) -> dict[str, Any]:
+FORMATS = {
+    "csv": {"input_format": "csv", "output_format": "csv", "encoding": "utf-8", "has_header": True},
+    "json": {"input_format": "json", "output_format": "json", "encoding": "utf-8"},
+}
+
+
+def write_meta(
+    root: Path,
+    task: str,
+    scorer: str,
+    description: str,
+    fmt: str,
+    params: dict[str, Any],
+    **extra: Any,
+) -> None:
     """``meta.json`` of a score-only workspace (no ``container``: predictions are present)."""
-    return {
-        "job_id": job_id,
+    meta = {
+        "job_id": f"example-{root.name}",
         "task_type": task,
         "scorer": scorer,
         "version": "1.0",
         "description": description,
         "time_limit": 600,
         "resources": {"cpu": 1.0, "memory": "1Gi", "gpus": 0},
-        "data": extra.pop("data"),
-        "scorer_params": extra.pop("scorer_params", {}),
+        "data": FORMATS[fmt],
+        "scorer_params": params,
         **extra,
     }
+    write_json(root / "meta.json", meta)
 
 
-def csv_data() -> dict[str, Any]:
-    return {"input_format": "csv", "output_format": "csv", "encoding": "utf-8", "has_header": True}
+def label_rows(ids: list[Any], values: list[Any]) -> list[list[Any]]:
+    return [[i, v] for i, v in zip(ids, values, strict=True)]
 
 
 def softmax_predictions(
@@ -104,26 +119,13 @@ def classification(root: Path) -> None:
     truth = rng.choice(len(labels), size=n, p=[0.4, 0.3, 0.2, 0.1])
     ids = [f"img_{i:04d}" for i in range(1, n + 1)]
     probs = softmax_predictions(rng, truth, len(labels), signal=2.4)
-    write_csv(
-        root / "input/gt.csv",
-        ["id", "label"],
-        [[i, labels[t]] for i, t in zip(ids, truth, strict=True)],
-    )
+    write_csv(root / "input/gt.csv", ["id", "label"], label_rows(ids, [labels[t] for t in truth]))
     header = ["id", "label", *(f"prob_{c}" for c in labels)]
-    write_csv(
-        root / "output/pred.csv", header, probability_rows(ids, probs, labels, rng.permutation(n))
-    )
-    write_json(
-        root / "meta.json",
-        meta(
-            "example-classification",
-            "classification",
-            "classification_f1",
-            "Pet photo classification (4 classes, imbalanced): macro F1",
-            data=csv_data(),
-            scorer_params={"average": "macro", "zero_division": 0},
-        ),
-    )
+    rows = probability_rows(ids, probs, labels, rng.permutation(n))
+    write_csv(root / "output/pred.csv", header, rows)
+    description = "Pet photo classification (4 classes, imbalanced): macro F1"
+    params = {"average": "macro", "zero_division": 0}
+    write_meta(root, "classification", "classification_f1", description, "csv", params)
 
 
 def classification_accuracy(root: Path) -> None:
@@ -134,24 +136,11 @@ def classification_accuracy(root: Path) -> None:
     truth = rng.integers(0, len(labels), size=n)
     probs = softmax_predictions(rng, truth, len(labels), signal=1.6)
     ids = list(range(1, n + 1))
-    write_csv(
-        root / "input/gt.csv",
-        ["id", "label"],
-        [[i, labels[t]] for i, t in zip(ids, truth, strict=True)],
-    )
+    write_csv(root / "input/gt.csv", ["id", "label"], label_rows(ids, [labels[t] for t in truth]))
     header = ["id", "label", *(f"prob_{c}" for c in labels)]
     write_csv(root / "output/pred.csv", header, probability_rows(ids, probs, labels, np.arange(n)))
-    write_json(
-        root / "meta.json",
-        meta(
-            "example-classification-accuracy",
-            "classification",
-            "classification_accuracy",
-            "CIFAR-10-style image classification: top-1 and top-3 accuracy",
-            data=csv_data(),
-            scorer_params={"top_k": 3},
-        ),
-    )
+    description = "CIFAR-10-style image classification: top-1 and top-3 accuracy"
+    write_meta(root, "classification", "classification_accuracy", description, "csv", {"top_k": 3})
 
 
 def regression(root: Path) -> None:
@@ -161,25 +150,14 @@ def regression(root: Path) -> None:
     rent = 350 + 14.5 * area + rng.normal(0, 90, size=n)
     predicted = rent + rng.normal(0, 110, size=n) + 0.8 * (area - 80)  # a biased model
     ids = [f"apt-{i:05d}" for i in range(1, n + 1)]
-    write_csv(
-        root / "input/gt.csv",
-        ["id", "value"],
-        [[i, f"{v:.2f}"] for i, v in zip(ids, rent, strict=True)],
-    )
+    write_csv(root / "input/gt.csv", ["id", "value"], label_rows(ids, [f"{v:.2f}" for v in rent]))
     order = rng.permutation(n)
     rows = [[ids[i], f"{predicted[i]:.2f}"] for i in order]
     write_csv(root / "output/pred.csv", ["id", "value"], rows)
-    write_json(
-        root / "meta.json",
-        meta(
-            "example-regression",
-            "regression",
-            "regression_rmse",
-            "Monthly apartment rent (EUR) from listing data: RMSE, lower is better",
-            data=csv_data(),
-            thresholds={"S": 60, "A": 90, "B": 120, "C": 160, "D": 200, "pass": 150},
-        ),
-    )
+    description = "Monthly apartment rent (EUR) from listing data: RMSE, lower is better"
+    # RMSE has no natural scale: the host sets maximum RMSE (EUR) per rank
+    thresholds = {"S": 60, "A": 90, "B": 120, "C": 160, "D": 200, "pass": 150}
+    write_meta(root, "regression", "regression_rmse", description, "csv", {}, thresholds=thresholds)
 
 
 DET_CATEGORIES = [
@@ -187,88 +165,64 @@ DET_CATEGORIES = [
     {"id": 2, "name": "car", "supercategory": "vehicle"},
     {"id": 3, "name": "dog", "supercategory": "animal"},
 ]
+WIDTH, HEIGHT = 640, 480
 
 
-def _random_box(rng: np.random.Generator, width: int, height: int) -> list[float]:
+def _random_box(rng: np.random.Generator) -> list[float]:
     # log-uniform sizes so small (< 32²), medium and large COCO objects all occur
     w, h = np.exp(rng.uniform(np.log(12), np.log(240), size=2))
-    x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
+    x, y = rng.uniform(0, WIDTH - w), rng.uniform(0, HEIGHT - h)
     return [round(float(v), 1) for v in (x, y, w, h)]
 
 
-def _detections_for(rng: np.random.Generator, ann: dict[str, Any], width: int, height: int) -> list:
-    """A hit with jittered box (85%), sometimes with the wrong class, plus background noise."""
+def _detection(category: int, box: list[float], score: float) -> dict[str, Any]:
+    return {"category_id": category, "bbox": box, "score": round(score, 3)}
+
+
+def _detections_for(rng: np.random.Generator, ann: dict[str, Any]) -> list[dict[str, Any]]:
+    """A hit with a jittered box (85%), sometimes with the wrong class, plus background noise."""
     out = []
     if rng.random() < 0.85:
         x, y, w, h = ann["bbox"]
-        jitter = rng.normal(0, 0.06, size=4) * [w, h, w, h]
-        box = [
-            round(float(v), 1) for v in (x + jitter[0], y + jitter[1], w + jitter[2], h + jitter[3])
-        ]
-        cat = ann["category_id"] if rng.random() < 0.9 else int(rng.integers(1, 4))
-        out.append(
-            {"category_id": cat, "bbox": box, "score": round(float(rng.uniform(0.45, 0.99)), 3)}
-        )
+        dx, dy, dw, dh = rng.normal(0, 0.06, size=4) * [w, h, w, h]
+        box = [round(float(v), 1) for v in (x + dx, y + dy, w + dw, h + dh)]
+        category = ann["category_id"] if rng.random() < 0.9 else int(rng.integers(1, 4))
+        out.append(_detection(category, box, float(rng.uniform(0.45, 0.99))))
     if rng.random() < 0.3:
-        out.append(
-            {
-                "category_id": int(rng.integers(1, 4)),
-                "bbox": _random_box(rng, width, height),
-                "score": round(float(rng.uniform(0.05, 0.5)), 3),
-            }
-        )
-    return out
+        box = _random_box(rng)
+        out.append(_detection(int(rng.integers(1, 4)), box, float(rng.uniform(0.05, 0.5))))
+    return [{"image_id": ann["image_id"], **d} for d in out]
+
+
+def _annotations(rng: np.random.Generator, image_id: int, first_id: int) -> list[dict[str, Any]]:
+    """1-5 objects; the first object of image 3 is a crowd region."""
+    anns = []
+    for n in range(int(rng.integers(1, 6))):
+        box = _random_box(rng)
+        anns.append({
+            "id": first_id + n, "image_id": image_id, "category_id": int(rng.integers(1, 4)),
+            "bbox": box, "area": round(box[2] * box[3], 2),
+            "iscrowd": int(image_id == 3 and n == 0),
+        })  # fmt: skip
+    return anns
 
 
 def detection(root: Path) -> None:
     rng = np.random.default_rng(20240804)
     images, annotations, predictions = [], [], []
     for image_id in range(1, 9):
-        width, height = 640, 480
-        images.append(
-            {
-                "id": image_id,
-                "width": width,
-                "height": height,
-                "file_name": f"street_{image_id:03d}.jpg",
-            }
-        )
-        for _ in range(int(rng.integers(1, 6))):
-            box = _random_box(rng, width, height)
-            crowd = int(image_id == 3 and not any(a["image_id"] == 3 for a in annotations))
-            ann = {
-                "id": len(annotations) + 1,
-                "image_id": image_id,
-                "category_id": int(rng.integers(1, 4)),
-                "bbox": box,
-                "area": round(box[2] * box[3], 2),
-                "iscrowd": crowd,
-            }
+        name = f"street_{image_id:03d}.jpg"
+        images.append({"id": image_id, "width": WIDTH, "height": HEIGHT, "file_name": name})
+        for ann in _annotations(rng, image_id, len(annotations) + 1):
             annotations.append(ann)
-            if not crowd:
-                predictions += [
-                    {"image_id": image_id, **d} for d in _detections_for(rng, ann, width, height)
-                ]
-    gt = {
-        "info": {"description": "AutoScorer detection example"},
-        "images": images,
-        "annotations": annotations,
-        "categories": DET_CATEGORIES,
-    }
+            predictions += [] if ann["iscrowd"] else _detections_for(rng, ann)
+    gt = {"info": {"description": "AutoScorer detection example"}, "images": images}
+    gt |= {"annotations": annotations, "categories": DET_CATEGORIES}
     write_records(root / "input/gt.json", gt)
     write_records(root / "output/pred.json", predictions)
-    json_data = {"input_format": "coco", "output_format": "coco_results", "encoding": "utf-8"}
-    write_json(
-        root / "meta.json",
-        meta(
-            "example-detection",
-            "detection",
-            "detection_map",
-            "Street-scene object detection (person, car, dog): COCO mAP@[.5:.95]",
-            data=json_data,
-            scorer_params={"max_dets": [1, 10, 100]},
-        ),
-    )
+    description = "Street-scene object detection (person, car, dog): COCO mAP@[.5:.95]"
+    params = {"max_dets": [1, 10, 100]}
+    write_meta(root, "detection", "detection_map", description, "json", params)
 
 
 SEG_CATEGORIES = [
@@ -311,35 +265,19 @@ def segmentation(root: Path) -> None:
     rng = np.random.default_rng(20240805)
     images, predictions = [], []
     for image_id in range(1, 7):
-        height, width = 48, 64
-        name = f"frame_{image_id:04d}"
+        height, width, name = 48, 64, f"frame_{image_id:04d}"
+        mask_file = f"masks/{name}.png"
         gt = _scene(rng, height, width)
         Image.fromarray(gt).save(_mkdir(root / "input/masks") / f"{name}.png")
         Image.fromarray(_predict(rng, gt)).save(_mkdir(root / "output/masks") / f"{name}.png")
-        images.append(
-            {
-                "id": image_id,
-                "width": width,
-                "height": height,
-                "file_name": f"{name}.jpg",
-                "mask_file": f"masks/{name}.png",
-            }
-        )
-        predictions.append({"image_id": image_id, "mask_file": f"masks/{name}.png"})
+        images.append({"id": image_id, "width": width, "height": height,
+                       "file_name": f"{name}.jpg", "mask_file": mask_file})  # fmt: skip
+        predictions.append({"image_id": image_id, "mask_file": mask_file})
     write_records(root / "input/gt.json", {"images": images, "categories": SEG_CATEGORIES})
     write_records(root / "output/pred.json", predictions)
-    json_data = {"input_format": "json+png", "output_format": "json+png", "encoding": "utf-8"}
-    write_json(
-        root / "meta.json",
-        meta(
-            "example-segmentation",
-            "segmentation",
-            "segmentation_miou",
-            "Street-scene semantic segmentation (4 classes, void 255): dataset mIoU",
-            data=json_data,
-            scorer_params={"ignore_index": VOID, "reduction": "dataset"},
-        ),
-    )
+    description = "Street-scene semantic segmentation (4 classes, void 255): dataset mIoU"
+    params = {"ignore_index": VOID, "reduction": "dataset"}
+    write_meta(root, "segmentation", "segmentation_miou", description, "json", params)
 
 
 def _mkdir(path: Path) -> Path:
