@@ -20,6 +20,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 TS = "2025-01-01T00:00:00Z"
+VERSION = {
+    "major": "1",
+    "minor": "29",
+    "gitVersion": "v1.29.0-fake",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": TS,
+    "goVersion": "go1.21",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 TS_END = "2025-01-01T00:00:02Z"
 
 
@@ -141,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         with c.lock:
             c.requests.append(("GET", url.path))
             if url.path == "/version" or url.path == "/version/":
-                self._send(200, {"major": "1", "minor": "29", "gitVersion": "v1.29.0-fake"})
+                self._send(200, VERSION)
             elif m := _JOBS.match(url.path):
                 self._get_job(m.group(2))
             elif _PODS.match(url.path):
@@ -210,7 +221,9 @@ class FakeApiServer:
         handler = type("Handler", (_Handler,), {"cluster": self.cluster})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> FakeApiServer:
         self._thread.start()

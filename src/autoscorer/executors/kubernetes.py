@@ -145,7 +145,11 @@ class KubernetesSandbox(_Sandbox):
             return None
         self._last_poll = time.monotonic()
         with self._lock:
-            self._refresh()
+            try:
+                self._refresh()
+            except Exception:
+                self._gone.set()  # nothing more to stream
+                raise
         return None if self.state is None else self.state.exit_code
 
     # -- acting --

@@ -106,8 +106,12 @@ class LocalSandbox(_Sandbox):
         self.oom = False
         self.started, self.finished = time.time(), 0.0
         self._samples: queue.Queue[Sample | None] = queue.Queue(maxsize=1000)
+        self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=256)
+        self._drained = threading.Event()
+        self._reading = threading.Event()  # someone consumes logs(): never drop output
         self._tree: set[psutil.Process] = set()
         threading.Thread(target=self._watch, name=f"watch-{proc.pid}", daemon=True).start()
+        threading.Thread(target=self._drain, name=f"out-{proc.pid}", daemon=True).start()
 
     def _processes(self) -> list[psutil.Process]:
         try:
@@ -160,11 +164,36 @@ class LocalSandbox(_Sandbox):
             with contextlib.suppress(psutil.Error):
                 p.kill()
 
-    def logs(self) -> Iterator[bytes]:
+    def _drain(self) -> None:
+        """Always read the pipe, so a process never blocks on a full pipe.
+
+        Without a consumer of :meth:`logs` (no LogCapture) output beyond the
+        queue is dropped; with one, the queue applies back-pressure instead.
+        """
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        while chunk := os.read(fd, 65536):
-            yield chunk
+        try:
+            while chunk := os.read(fd, 65536):
+                if self._reading.is_set():
+                    self._chunks.put(chunk)
+                else:
+                    with contextlib.suppress(queue.Full):
+                        self._chunks.put_nowait(chunk)
+        except OSError:
+            pass  # pipe closed by remove()
+        finally:
+            self._drained.set()
+
+    def logs(self) -> Iterator[bytes]:
+        self._reading.set()
+        while True:
+            try:
+                yield self._chunks.get(timeout=0.1)
+            except queue.Empty:
+                if self._drained.is_set():
+                    break
+        while not self._chunks.empty():  # what arrived between the last get and the end
+            yield self._chunks.get_nowait()
 
     def stats(self) -> Iterator[Sample]:
         while (sample := self._samples.get()) is not None:

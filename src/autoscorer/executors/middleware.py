@@ -131,9 +131,9 @@ class ResourceSampler(Middleware):
     def after_stop(self, run: Run) -> None:
         entry = run.scratch.pop("stats", None)
         if entry is not None:
-            stop, thread = entry
-            stop.set()
-            thread.join(0.2)  # a stats stream may block until its next sample; do not wait
+            # no join: a stats stream can block until the engine's next sample (~1 s); the
+            # flag keeps a late sample out, and the daemon thread ends with its stream
+            entry[0].set()
 
 
 class RunInfoWriter(Middleware):
