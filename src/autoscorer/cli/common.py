@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from autoscorer.errors import AutoScorerError, InvalidParameter
@@ -30,7 +31,11 @@ def fail(error: AutoScorerError, as_json: bool) -> None:
     if as_json:
         print_json({"success": False, "error": error.to_dict()})
     else:
-        err_console.print(f"[bold red]error[/] [{error.code}] {error.message}", highlight=False)
+        err_console.print(
+            f"[bold red]error[/] [{error.code}] {escape(error.message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(code=2 if error.http_status < 500 else 1)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autoscorer.cli.common import JsonOpt, console, handle_errors, parse_json_option, print_json
@@ -45,7 +46,7 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(f"  {name:<14} {check['status']}")
     for label, style in (("errors", "red"), ("warnings", "yellow"), ("suggestions", "cyan")):
         for line in report.get(label, []):
-            console.print(f"  [{style}]{label[:-1]}[/]: {line}", highlight=False)
+            console.print(f"  [{style}]{label[:-1]}[/]: {escape(line)}", highlight=False)
 
 
 def init_cmd(
@@ -54,20 +55,31 @@ def init_cmd(
         "classification", help="classification|regression|detection|segmentation"
     ),
     job_id: str | None = typer.Option(None, help="job_id written into meta.json."),
+    task_type: str | None = typer.Option(None, help="task_type written into meta.json."),
     scorer: str | None = typer.Option(None, help="Scorer written into meta.json."),
+    config: str | None = typer.Option(None, help="JSON object merged into meta.json."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing meta.json."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Create the standard workspace layout from a template."""
     from autoscorer.workspace.templates import init_workspace
 
     with handle_errors(as_json):
-        report = init_workspace(workspace, template=template, job_id=job_id, scorer=scorer)
+        report = init_workspace(
+            workspace,
+            template=template,
+            job_id=job_id,
+            task_type=task_type,
+            scorer=scorer,
+            config=parse_json_option(config, "--config"),
+            overwrite=overwrite,
+        )
     if as_json:
         print_json(report)
         return
-    console.print(f"created [bold]{report['workspace_path']}[/] from template '{template}'")
+    console.print(f"created [bold]{escape(report['workspace_path'])}[/] from template '{template}'")
     for step in report["next_steps"]:
-        console.print(f"  - {step}", highlight=False)
+        console.print(f"  - {escape(step)}", highlight=False)
 
 
 def score_cmd(
@@ -130,7 +142,8 @@ def _emit(results: dict[str, Any], as_json: bool, output: Path | None) -> None:
             )
         else:
             e = entry["error"]
-            console.print(f"[red]✗[/] {ws}: [{e['code']}] {e['message']}", highlight=False)
+            code = escape(f"[{e['code']}]")
+            console.print(f"[red]✗[/] {escape(ws)}: {code} {escape(e['message'])}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
