@@ -242,8 +242,8 @@ def api_missing() -> str | None:
     Only the absence of the API's job routes counts: once they exist, every
     real-server test runs and any failure to start is an error, not a skip.
     """
-    if importlib.util.find_spec("autoscorer.api.routes.jobs") is None:
-        return "the REST API's job routes (autoscorer.api.routes.jobs) are not in this tree"
+    if importlib.util.find_spec("autoscorer.jobs.service") is None:
+        return "the job service (autoscorer.jobs.service) is not in this tree"
     return None
 
 

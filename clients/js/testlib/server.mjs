@@ -61,10 +61,10 @@ async function waitHealthy(url, child, logFile) {
  * absence of the API's job routes counts; any other failure to start is an error.
  */
 export function apiMissing() {
-  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('autoscorer.api.routes.jobs') is None)";
+  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('autoscorer.jobs.service') is None)";
   const out = spawnSync(process.env.PYTHON ?? 'python3', ['-c', probe]);
   if (out.error) throw out.error;
-  return out.status === 0 ? null : "the REST API's job routes (autoscorer.api.routes.jobs) are not in this tree";
+  return out.status === 0 ? null : "the job service (autoscorer.jobs.service) is not in this tree";
 }
 
 export async function startServer() {
