@@ -11,6 +11,7 @@ into that tree: unknown routes -> ``RESOURCE_NOT_FOUND`` 404, a wrong method ->
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI
@@ -43,7 +44,7 @@ def error_response(request: Request, error: AutoScorerError) -> Response:
     """The envelope for a domain error, with the headers its status calls for."""
     headers: dict[str, str] = {}
     if isinstance(error, QuotaExceeded):
-        headers["Retry-After"] = str(max(1, round(error.retry_after + 0.499)))
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
     elif isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     elif isinstance(error, MethodNotAllowed):

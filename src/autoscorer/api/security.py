@@ -133,17 +133,23 @@ class BodyLimitMiddleware:
         if declared is not None and declared > limit:
             await _send_error(scope, send, _too_large(declared, limit))
             return
-        seen = 0
+        seen, rejected = 0, False
 
         async def counted() -> Message:
-            nonlocal seen
+            # Over the limit mid-stream: answer 413 now and tell the app the client left.
+            nonlocal seen, rejected
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _too_large(seen, limit)
-            return message
+            if seen > limit and not rejected:
+                rejected = True
+                await _send_error(scope, send, _too_large(seen, limit))
+            return {"type": "http.disconnect"} if rejected else message
 
-        await self.app(scope, counted, send)
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
+        await self.app(scope, counted, guarded_send)
 
     def _limit(self, scope: Scope) -> int:
         app = scope.get("app")
