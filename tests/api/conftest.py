@@ -17,12 +17,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-from fastapi.testclient import TestClient  # noqa: E402
-
 from autoscorer.api.main import create_app
 from autoscorer.api.schemas import ErrorEnvelope
 from autoscorer.settings import ApiKey, Settings, hash_key
+
+with warnings.catch_warnings():  # starlette's notice about httpx2; TestClient works as is
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 KEYS = {"reader": "reader-secret", "submitter": "submitter-secret", "admin": "admin-secret"}
 

@@ -77,7 +77,7 @@ def test_load_then_reload_and_broken_edit(h, client: TestClient, scorer_file) ->
 def test_loading_twice_conflicts_only_with_other_sources(
     h, client: TestClient, scorer_file, roots: dict
 ) -> None:
-    path, name = scorer_file
+    path, _ = scorer_file
     h.data_of(client.post("/api/v1/scorers/load", json={"file_path": path.name}))
     again = client.post("/api/v1/scorers/load", json={"file_path": path.name, "force_reload": True})
     assert h.data_of(again)["total_loaded"] == 1
