@@ -7,6 +7,7 @@ returns what it removed; ``get`` of an unknown name raises
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from autoscorer.scorers.base import Scorer
 
 S = TypeVar("S", bound=type[Scorer])
 ENTRY_POINT_GROUP = "autoscorer.scorers"
+log = logging.getLogger(__name__)
 
 
 class RegistrationError(InvalidParameter):
@@ -46,6 +48,7 @@ class Registry:
         self._lock = threading.RLock()
         self._scorers: dict[str, type[Scorer]] = {}
         self._info: dict[str, dict[str, Any]] = {}
+        self.entry_point_errors: dict[str, str] = {}
 
     def register(
         self, cls: type[Scorer], *, name: str | None = None, source: str | None = None
@@ -108,13 +111,23 @@ class Registry:
         return len(self._scorers)
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
-        """Register third-party scorers advertised under the entry-point ``group``."""
+        """Register third-party scorers advertised under the entry-point ``group``.
+
+        A plugin that fails to import or validate is skipped, logged and kept in
+        ``entry_point_errors``: one broken package must not take every scorer down.
+        """
         loaded = []
         for ep in entry_points(group=group):
-            cls = ep.load()
-            if cls.name not in self:
+            try:
+                cls = ep.load()
+                if getattr(cls, "name", None) in self:
+                    continue
                 self.register(cls, source=f"entry_point:{ep.value}")
-                loaded.append(cls.name)
+            except Exception as exc:
+                self.entry_point_errors[ep.value] = f"{type(exc).__name__}: {exc}"
+                log.warning("skipping scorer entry point %s: %s", ep.value, exc)
+                continue
+            loaded.append(cls.name)
         return loaded
 
 
