@@ -19,6 +19,7 @@ from autoscorer.api.schemas import (
     ScorerTestPublic,
 )
 from autoscorer.api.security import inside_roots
+from autoscorer.scorers.trial import run_scorer_test
 
 router = APIRouter(prefix="/api/v1/scorers", tags=["scorers"])
 
@@ -71,12 +72,12 @@ async def test_scorer(
     runtime.registry.get(scorer_name)
     workspace = inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
     data = await run_in_threadpool(
-        ops.test_scorer,
-        runtime.registry,
+        run_scorer_test,
         scorer_name,
-        workspace=str(workspace),
-        parameters=body.parameters,
+        workspace,
+        params=body.parameters,
         validate_only=body.validate_only,
+        roots=settings.workspace_roots,
         max_file_bytes=settings.max_file_bytes,
     )
     return ok(request, data)

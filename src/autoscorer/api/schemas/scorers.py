@@ -50,17 +50,18 @@ class ScorerTable(Public):
 class ScorerTest(Request):
     workspace_path: str = Field(..., examples=["examples/classification"])
     parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"average": "macro"}])
-    validate_only: bool = Field(False, description="Check workspace and parameters only")
+    validate_only: bool = Field(False, description="Check workspace, data and parameters only")
 
 
 class ScorerTestPublic(Public):
     scorer: str
-    test_status: Literal["passed", "failed", "validated"]
+    test_status: Literal["passed", "failed"]
     execution_time: float
     result: dict[str, Any] | None = None
     validation: dict[str, bool]
-    performance: dict[str, Any] = Field(default_factory=dict)
-    error: dict[str, Any] | None = None
+    performance: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(None, description="Why scoring failed")
+    errors: list[str] | None = Field(None, description="Validation findings")
 
 
 class ScorerLoad(Request):
