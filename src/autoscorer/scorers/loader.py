@@ -106,24 +106,21 @@ class ScorerLoader:
             )
 
     def _register_new(self, p: Path, new: Imported) -> None:
-        try:
-            self._check_free(p, list(new.classes))
-        except Conflict:
-            sys.modules.pop(new.module, None)
-            raise
-        at = now_iso()
+        self._modules.add(new.module)
         done: list[str] = []
         try:
+            self._check_free(p, list(new.classes))
             for name, cls in new.classes.items():
                 self.registry.register(cls, source=str(p))
                 done.append(name)
         except AutoScorerError:
             for name in done:  # all or nothing
                 self.registry.unregister(name)
+            self._forget_unused_modules()
             raise
+        at = now_iso()
         entries = {n: _Entry(c, new.sha256, new.module, at) for n, c in new.classes.items()}
         self._files[p] = _File(entries)
-        self._modules.add(new.module)
 
     def reload_file(
         self,
@@ -153,13 +150,18 @@ class ScorerLoader:
             return []
         kept = {n: e.cls.version for n, e in entries.items()}
         new = import_file(p, kept=kept)
-        names = _targets(p, scorer_name, entries, new)
+        self._modules.add(new.module)
+        names = [
+            n
+            for n in _targets(p, scorer_name, entries, new)
+            if force or n not in entries or entries[n].sha256 != new.sha256  # others are current
+        ]
         try:
             self._check_free(p, [n for n in names if n in new.classes])
         except Conflict:
-            sys.modules.pop(new.module, None)
+            self._forget_unused_modules()
             raise
-        return self._swap(p, new, names)
+        return self._swap(p, new, names)  # also drops the new module if nothing uses it
 
     def _swap(self, p: Path, new: Imported, names: list[str]) -> list[dict[str, Any]]:
         entries = self._files[p].entries
@@ -176,7 +178,6 @@ class ScorerLoader:
                 self.registry.replace(cls, source=str(p))
             if cls is not None:
                 entries[name] = _Entry(cls, new.sha256, new.module, at)
-                self._modules.add(new.module)
             out.append(
                 _reloaded(name, old.cls.version if old else None, getattr(cls, "version", None))
             )
