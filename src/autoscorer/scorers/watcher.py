@@ -150,7 +150,7 @@ class Watcher:
                     stop_event=watch.stop_event,
                     rust_timeout=ms,
                     yield_on_timeout=True,
-                    debounce=max(ms, 100),
+                    debounce=max(ms, 50),
                     step=50,
                     poll_delay_ms=ms,
                     recursive=False,
