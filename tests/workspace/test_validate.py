@@ -300,3 +300,15 @@ def test_nonexistent_root_and_outside_roots_raise(tmp_path: Path) -> None:
     with pytest.raises(Forbidden):
         validate(tmp_path, roots=[tmp_path / "inside"])
     assert validate(tmp_path / "inside", roots=[tmp_path])["validation_status"] == "invalid"
+
+
+def test_predictions_linking_outside_the_workspace_are_not_read(
+    make_ws: Callable[..., Path], tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("id,label\nroot,x\n")
+    root = make_ws(pred=None)
+    (root / "output" / "pred.csv").symlink_to(secret)
+    report = validate(root)
+    assert report["errors"] == ["output/pred.csv links to a file outside the workspace"]
+    assert "root" not in json.dumps(report["errors"])

@@ -19,7 +19,9 @@ def validate_cmd(
     task_type: str | None = typer.Option(None, help="Expected task type."),
     scorer: str | None = typer.Option(None, help="Scorer to check the data against."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
-    auto_fix: bool = typer.Option(False, "--auto-fix", help="Create missing folders."),
+    auto_fix: bool = typer.Option(
+        False, "--auto-fix", help="Create missing folders and fill missing meta.json defaults."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a workspace's layout, meta.json and data files."""

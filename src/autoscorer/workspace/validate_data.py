@@ -67,6 +67,10 @@ def _check_one(role: str, path: Path | None, spec: DataSpec, rep: Report, max_by
     d[f"{role}_format_valid"] = False
     if path is None or not path.is_file():
         return False
+    if role == "pred" and not path.resolve().is_relative_to(rep.root):
+        # a submission must not make the scorer read (and quote) files outside its workspace
+        rep.error("data_format", f"output/{path.name} links to a file outside the workspace")
+        return False
     try:
         for message in _check_file(path, role, spec, max_bytes):
             rep.warn("data_format", message)
