@@ -94,7 +94,7 @@ def _execute(path: Path, source: bytes, name: str) -> list[type[Scorer]]:
     return collecting(lambda: exec(code, module.__dict__))
 
 
-def _check_classes(path: Path, found: list[type[Scorer]], sha: str) -> dict[str, type[Scorer]]:
+def _check_classes(found: list[type[Scorer]], sha: str) -> dict[str, type[Scorer]]:
     """All classes valid and uniquely named (checked in a scratch registry)."""
     if not found:
         raise InvalidParameter(
@@ -113,7 +113,7 @@ def import_file(path: Path, *, kept: dict[str, str]) -> Imported:
     sha = hashlib.sha256(source).hexdigest()
     name = _module_name(path, sha)
     try:
-        classes = _check_classes(path, _execute(path, source, name), sha)
+        classes = _check_classes(_execute(path, source, name), sha)
     except (Exception, SystemExit) as exc:
         sys.modules.pop(name, None)
         reason = (
