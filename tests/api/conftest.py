@@ -133,6 +133,11 @@ class LiveServer:
         self.thread.join(timeout=15)
 
 
+@pytest.fixture(scope="session")
+def server_class() -> type[LiveServer]:
+    return LiveServer
+
+
 @pytest.fixture()
 def live(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., httpx.Client]]:
     servers: list[LiveServer] = []
