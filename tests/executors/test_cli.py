@@ -116,5 +116,5 @@ def test_ctrl_c_cancels_and_removes_the_container(workspace: WsFactory, docker_c
     assert docker_client.containers.list(filters=label), "no container started"
     os.kill(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=10)
-    assert proc.returncode == 2 and "[CANCELLED]" in err
+    assert proc.returncode == 1 and "[CANCELLED]" in err
     assert docker_client.containers.list(all=True, filters=label) == []

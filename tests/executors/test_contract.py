@@ -56,7 +56,8 @@ def test_correct_submission_scores(kind: str, executor: Executor, workspace: WsF
     assert result.summary.score == 1.0
     assert result.timing.inference_time > 0
     assert result.timing.total_time >= result.timing.inference_time + result.timing.scoring_time
-    assert result.resources.peak_memory is not None
+    if kind == "local":  # the engine's stats come once a second: too slow for this run
+        assert result.resources.peak_memory is not None
     if kind == "docker":
         assert result.provenance.image_digest.startswith("sha256:")
     stages = [s for s, _ in progress]

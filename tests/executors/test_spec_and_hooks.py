@@ -169,3 +169,13 @@ def test_local_describe_shows_the_sandbox_command(workspace: WsFactory) -> None:
         argv.index("--ro-bind") : argv.index("--ro-bind") + 2
     ]
     assert desc["user"] != "0:0"
+
+
+def test_summary_line_prefers_the_error() -> None:
+    from autoscorer.executors.outcome import summary_line
+
+    # stderr's traceback can land before stdout's last line in the combined log
+    tail = "Traceback (most recent call last):\n  File 'x'\nValueError: bad shape\nepoch 3 done\n"
+    assert summary_line(tail) == "ValueError: bad shape"
+    assert summary_line("step 1\nstep 2\n") == "step 2"
+    assert summary_line("") == "(no output)"

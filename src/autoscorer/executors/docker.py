@@ -119,7 +119,17 @@ class DockerSandbox(_Sandbox):
             self.container.kill()
 
     def logs(self) -> Iterator[bytes]:
-        yield from self.container.logs(stream=True, follow=True, stdout=True, stderr=True)
+        sent = 0
+        for chunk in self.container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            sent += len(chunk)
+            yield chunk
+        # a follow stream can end at the container's exit before the engine has written its
+        # last lines (seen with fast crashes); the full log has the same bytes in the same order
+        self._done.wait(5)
+        with contextlib.suppress(docker.errors.APIError):
+            rest = self.container.logs(stdout=True, stderr=True)[sent:]
+            if rest:
+                yield rest
 
     def stats(self) -> Iterator[Sample]:
         for record in self.container.stats(stream=True, decode=True):

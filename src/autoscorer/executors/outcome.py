@@ -8,6 +8,7 @@ carries its ``fault`` (participant / host / system) from ``autoscorer.errors``.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 # a stale pred file written this long before the start still counts as stale
 _MTIME_SLACK_NS = 50_000_000
 # messages a process prints when an address-space rlimit stops an allocation
+_ERROR_LINE = re.compile(r"^\w*(Error|Exception|Exit)\b|\b(error|fatal|panic)\b", re.I)
 _ALLOC_FAILURES = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
 
@@ -108,12 +110,24 @@ def _limit_error(run: Run, code: int | None, oom: bool) -> AutoScorerError | Non
     return None
 
 
+def summary_line(tail: str) -> str:
+    """The line that best says why a run failed: the last error-looking line, else the last.
+
+    stdout and stderr are separate streams whose lines can interleave in either order in
+    the captured log, so "the last line" alone is not reliable.
+    """
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.search(line):
+            return line[:300]
+    return lines[-1][:300] if lines else "(no output)"
+
+
 def _exit_error(run: Run, code: int | None) -> AutoScorerError | None:
     if code in (None, 0):
         return None
-    last = run.log_tail.strip().splitlines()[-1:] or ["(no output)"]
     return ExitNonZero(
-        f"inference exited with code {code}: {last[0][:300]}",
+        f"inference exited with code {code}: {summary_line(run.log_tail)}",
         details={"exit_code": code, "log_tail": run.log_tail},
     )
 
