@@ -6,6 +6,7 @@ match their documented schema, status codes and content types are documented.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from schemathesis import checks
 from autoscorer.api.main import create_app
 from autoscorer.settings import Settings
 
+JOBS_INSTALLED = importlib.util.find_spec("autoscorer.jobs.service") is not None
 CHECKS = [
     checks.not_a_server_error,
     checks.response_schema_conformance,
@@ -54,4 +56,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
 )
 def test_every_operation(case: schemathesis.Case) -> None:
+    if case.path.startswith("/api/v1/jobs") and not JOBS_INSTALLED:
+        pytest.skip("the job service (autoscorer.jobs.service) is not in this tree: 503 by design")
     case.call_and_validate(checks=CHECKS)

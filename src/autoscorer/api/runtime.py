@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
+from autoscorer.api.ops.jobs import JobServicePort, load_service
 from autoscorer.executors import Executor, get_executor
 from autoscorer.scorers.loader import ScorerLoader, default_loader
 from autoscorer.scorers.registry import Registry, ensure_builtins
@@ -30,15 +32,21 @@ class Runtime:
             default_loader() if registry is None else ScorerLoader(self.registry)
         )
         self.started_at = time.time()
+        self.service: JobServicePort | None = None
         self._probes: dict[str, Executor] = {}
         self._health: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._health_lock = asyncio.Lock()
 
     async def start(self, settings: Settings) -> None:
         self.started_at = time.time()
+        if self.service is None:
+            self.service = await run_in_threadpool(load_service, settings)
 
     async def stop(self) -> None:
         await run_in_threadpool(self.watcher.stop_all)
+        if self.service is not None:
+            await run_in_threadpool(self.service.close)
+            self.service = None
         for probe in self._probes.values():
             await run_in_threadpool(probe.close)
         self._probes.clear()
@@ -75,15 +83,22 @@ class Runtime:
 
     async def components(self, settings: Settings) -> dict[str, str]:
         executors = await self.executor_health(settings)
-        out = {"database": "healthy", "queue": "healthy"}
+        jobs = "healthy" if self.service is not None else "unavailable"
+        out = {"database": jobs, "queue": jobs}
         out.update({name: str(h.get("status", "unavailable")) for name, h in executors.items()})
         return out
 
     async def job_counts(self) -> dict[str, int]:
-        return {}
+        return {} if self.service is None else await run_in_threadpool(self.service.counts)
 
     async def scorer_stats(self) -> dict[str, dict[str, Any]]:
-        return {}
+        if self.service is None:
+            return {}
+        return await run_in_threadpool(self.service.scorer_stats)
 
     def data_dir(self, settings: Settings) -> str:
+        """Where the job store lives (for disk usage): the SQLite file's folder, else cwd."""
+        url = settings.database_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            return os.path.dirname(os.path.abspath(url[len("sqlite:///") :])) or "."
         return "."

@@ -1,7 +1,242 @@
-"""Jobs (wired to the job service)."""
+"""Jobs: submit (sync with a bounded wait, or async), status, result, logs, cancel, list,
+and the batch operations. Batch paths are declared before ``/{job_id}``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
+from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
+from autoscorer.api.ops.jobs import TERMINAL, batch_summary, pagination, require
+from autoscorer.api.schemas.common import Envelope
+from autoscorer.api.schemas.jobs import (
+    BatchCancelled,
+    BatchStatusPublic,
+    BatchSubmitted,
+    JobBatchCancel,
+    JobBatchCreate,
+    JobCancelled,
+    JobCreate,
+    JobIds,
+    JobLogsPublic,
+    JobPublic,
+    JobResultPublic,
+    JobsPublic,
+    JobState,
+    JobStatusPublic,
+)
+from autoscorer.api.security import inside_roots
+from autoscorer.errors import Conflict
+from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
+
+
+def _job_in(body: JobCreate, settings: Settings) -> dict[str, Any]:
+    job = body.model_dump(exclude_none=True, exclude={"async_"})
+    job["workspace_path"] = str(
+        inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
+    )
+    job.setdefault("executor", settings.executor)
+    return job
+
+
+def _status_url(job_id: str) -> str:
+    return f"/api/v1/jobs/{job_id}/status"
+
+
+@router.post(
+    "",
+    response_model=Envelope[JobPublic],
+    responses={202: {"model": Envelope[JobPublic], "description": "Accepted (async/running)"}},
+    summary="Submit a job",
+)
+async def submit_job(
+    request: Request, runtime: RuntimeDep, settings: SettingsDep, _: Submitter, body: JobCreate
+) -> Response:
+    """``async=false`` waits up to ``sync_wait_seconds``, then answers 202 with the status URL."""
+    service = require(runtime.service)
+    job = await run_in_threadpool(service.submit, _job_in(body, settings))
+    if not body.async_:
+        job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
+    if job["status"] in TERMINAL:
+        return ok(request, job)
+    message = "Job submitted for async processing" if body.async_ else "Job still running"
+    data = {**job, "message": message, "status_url": _status_url(job["job_id"])}
+    return ok(request, data, status_code=202)
+
+
+@router.post(
+    "/batch", response_model=Envelope[BatchSubmitted], status_code=202, summary="Submit jobs"
+)
+async def submit_batch(
+    request: Request,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    _: Submitter,
+    body: JobBatchCreate,
+) -> Response:
+    service = require(runtime.service)
+    jobs = [_job_in(item, settings) for item in body.jobs]
+    data = await run_in_threadpool(service.submit_batch, jobs, max_parallel=body.max_parallel)
+    return ok(request, data, status_code=202)
+
+
+@router.post("/batch/status", response_model=Envelope[BatchStatusPublic], summary="Statuses")
+async def batch_status(request: Request, runtime: RuntimeDep, _: Reader, body: JobIds) -> Response:
+    service = require(runtime.service)
+    jobs = [await run_in_threadpool(service.get, job_id) for job_id in body.job_ids]
+    if not body.include_progress:
+        jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
+    return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
+
+
+@router.delete("/batch", response_model=Envelope[BatchCancelled], summary="Cancel jobs")
+async def cancel_batch(
+    request: Request, runtime: RuntimeDep, _: Submitter, body: JobBatchCancel
+) -> Response:
+    service = require(runtime.service)
+    cancelled, failed = [], []
+    for job_id in body.job_ids:
+        try:
+            cancelled.append(await run_in_threadpool(service.cancel, job_id, body.reason))
+        except Conflict as exc:
+            failed.append({"job_id": job_id, "error": exc.to_dict()})
+    data = {
+        "cancelled_jobs": cancelled,
+        "failed_cancellations": failed,
+        "total_cancelled": len(cancelled),
+    }
+    return ok(request, data)
+
+
+@router.get("", response_model=Envelope[JobsPublic], summary="List jobs")
+async def list_jobs(
+    request: Request,
+    runtime: RuntimeDep,
+    _: Reader,
+    status: JobState | None = Query(None),
+    task_type: str | None = Query(None),
+    scorer: str | None = Query(None),
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    sort: Literal["created_at", "updated_at", "job_id"] = Query("created_at"),
+    order: Literal["asc", "desc"] = Query("desc"),
+) -> Response:
+    service = require(runtime.service)
+    filters = {"status": status, "task_type": task_type, "scorer": scorer}
+    jobs, total = await run_in_threadpool(
+        service.list, **filters, sort=sort, order=order, limit=limit, offset=offset
+    )
+    return ok(request, {"jobs": jobs, "pagination": pagination(total, limit, offset)})
+
+
+@router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
+async def job_status(request: Request, runtime: RuntimeDep, _: Reader, job_id: str) -> Response:
+    service = require(runtime.service)
+    return ok(request, await run_in_threadpool(service.get, job_id))
+
+
+@router.get("/{job_id}/result", response_model=Envelope[JobResultPublic], summary="Job result")
+async def job_result(
+    request: Request,
+    runtime: RuntimeDep,
+    _: Reader,
+    job_id: str,
+    include_artifacts: bool = Query(True, description="Keep the artifacts section"),
+    include_logs: bool = Query(False, description="Add the job's log lines"),
+) -> Response:
+    """409 CONFLICT while the job has not finished."""
+    service = require(runtime.service)
+    job = await run_in_threadpool(service.get, job_id)
+    if job["status"] not in TERMINAL:
+        raise Conflict(
+            f"job {job_id} is {job['status']}; its result exists once it has finished",
+            field="job_id",
+            details={"status": job["status"], "status_url": _status_url(job_id)},
+        )
+    result = dict(job.get("result") or {})
+    if not include_artifacts:
+        result.pop("artifacts", None)
+    data: dict[str, Any] = {"job_id": job_id, "status": job["status"], "result": result}
+    if include_logs:
+        data["logs"], _total = await run_in_threadpool(
+            service.logs, job_id, level=None, since=None, tail=None
+        )
+    return ok(request, data)
+
+
+@router.get(
+    "/{job_id}/logs",
+    response_model=Envelope[JobLogsPublic],
+    responses={
+        200: {
+            "content": {"application/x-ndjson": {}, "text/event-stream": {}},
+            "description": "follow=true: one JSON log entry per line (or SSE event)",
+        }
+    },
+    summary="Job logs",
+)
+async def job_logs(
+    request: Request,
+    runtime: RuntimeDep,
+    _: Reader,
+    job_id: str,
+    level: Literal["debug", "info", "warning", "error"] | None = Query(None),
+    since: str | None = Query(None, description="ISO 8601; entries after this time"),
+    tail: int | None = Query(None, ge=1, le=100_000),
+    follow: bool = Query(False, description="Stream new lines until the job ends"),
+) -> Response:
+    service = require(runtime.service)
+    logs, total = await run_in_threadpool(service.logs, job_id, level=level, since=since, tail=tail)
+    if not follow:
+        data = {"job_id": job_id, "logs": logs, "total_lines": total, "has_more": len(logs) < total}
+        return ok(request, data)
+    sse = "text/event-stream" in request.headers.get("accept", "")
+    stream = _follow(service, job_id, level, logs, sse)
+    media = "text/event-stream" if sse else "application/x-ndjson"
+    headers = {REQUEST_ID_HEADER: request_id_of(request), "Cache-Control": "no-cache"}
+    return StreamingResponse(stream, media_type=media, headers=headers)
+
+
+def _line(entry: dict[str, Any], sse: bool, event: str = "log") -> bytes:
+    text = json.dumps(entry, ensure_ascii=False, default=str)
+    return f"event: {event}\ndata: {text}\n\n".encode() if sse else (text + "\n").encode()
+
+
+async def _follow(
+    service: Any, job_id: str, level: str | None, first: list[dict[str, Any]], sse: bool
+) -> AsyncIterator[bytes]:
+    """Yield lines already there, then new ones, until the job is terminal."""
+    last = None
+    for entry in first:
+        yield _line(entry, sse)
+        last = entry.get("timestamp")
+    while True:
+        job = await run_in_threadpool(service.get, job_id)
+        fresh, _total = await run_in_threadpool(
+            service.logs, job_id, level=level, since=last, tail=None
+        )
+        for entry in fresh:
+            yield _line(entry, sse)
+            last = entry.get("timestamp")
+        if job["status"] in TERMINAL:
+            yield _line({"job_id": job_id, "status": job["status"]}, sse, "end")
+            return
+        await asyncio.sleep(FOLLOW_POLL)
+
+
+@router.delete("/{job_id}", response_model=Envelope[JobCancelled], summary="Cancel a job")
+async def cancel_job(request: Request, runtime: RuntimeDep, _: Submitter, job_id: str) -> Response:
+    """A finished job gives 409 CONFLICT."""
+    service = require(runtime.service)
+    job = await run_in_threadpool(service.cancel, job_id, "User requested cancellation")
+    return ok(request, job)

@@ -1,0 +1,84 @@
+"""The job operations the API needs, as a Protocol over the job service (issue 4).
+
+The routes only call these methods; every record the service returns is a
+plain dict in the contract's field names. Until ``autoscorer.jobs.service``
+exists, :func:`load_service` returns None and the job endpoints answer
+503 SERVICE_UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol
+
+from autoscorer.errors import ServiceUnavailable
+from autoscorer.settings import Settings
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+class JobServicePort(Protocol):
+    """What the API calls on the job service."""
+
+    def submit(self, job: dict[str, Any]) -> dict[str, Any]: ...
+
+    def submit_batch(
+        self, jobs: list[dict[str, Any]], *, max_parallel: int | None
+    ) -> list[dict[str, Any]]: ...
+
+    def get(self, job_id: str) -> dict[str, Any]: ...
+
+    def wait(self, job_id: str, timeout: float) -> dict[str, Any]: ...
+
+    def logs(
+        self, job_id: str, *, level: str | None, since: str | None, tail: int | None
+    ) -> tuple[list[dict[str, Any]], int]: ...
+
+    def cancel(self, job_id: str, reason: str) -> dict[str, Any]: ...
+
+    def list(self, **filters: Any) -> tuple[list[dict[str, Any]], int]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def scorer_stats(self) -> dict[str, dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def load_service(settings: Settings) -> JobServicePort | None:
+    """The job service built from ``settings``, or None when it is not installed."""
+    try:
+        module = importlib.import_module("autoscorer.jobs.service")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("autoscorer.jobs"):
+            return None
+        raise
+    service: JobServicePort = module.from_settings(settings)
+    return service
+
+
+def require(service: JobServicePort | None) -> JobServicePort:
+    if service is None:
+        raise ServiceUnavailable(
+            "the job service is not available in this installation "
+            "(autoscorer.jobs.service is missing)",
+            details={"component": "jobs"},
+        )
+    return service
+
+
+def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "has_next": offset + limit < total,
+        "has_prev": offset > 0,
+    }
+
+
+def batch_summary(jobs: list[dict[str, Any]]) -> dict[str, int]:
+    summary = {"total": len(jobs)}
+    for job in jobs:
+        summary[job["status"]] = summary.get(job["status"], 0) + 1
+    return summary
