@@ -8,14 +8,13 @@ file and what is wrong.
 
 from __future__ import annotations
 
-import codecs
 import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autoscorer.errors import EmptyFile, EncodingError, InvalidValue, MissingColumn, ParseError
-from autoscorer.workspace.files import check_file, display_name, read_json
+from autoscorer.errors import EmptyFile, InvalidValue, MissingColumn, ParseError
+from autoscorer.workspace.files import check_file, decode_bytes, display_name, read_json
 
 HEAD_BYTES = 64 * 1024
 HEAD_ROWS = 50
@@ -38,19 +37,7 @@ def _decode_head(path: Path, encoding: str) -> tuple[str, bool]:
         raw = fh.read(HEAD_BYTES + 1)
     truncated = len(raw) > HEAD_BYTES
     raw = raw[:HEAD_BYTES]
-    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-    try:
-        return codecs.getincrementaldecoder(enc)().decode(raw, final=not truncated), truncated
-    except UnicodeDecodeError as exc:
-        name = display_name(path)
-        raise EncodingError(
-            f"{name} is not valid {encoding} at byte {exc.start}; set data.encoding in "
-            "meta.json (e.g. 'gbk') or re-save the file as UTF-8",
-            field=name,
-            details={"file": name, "encoding": encoding, "byte_offset": exc.start},
-        ) from exc
-    except LookupError as exc:
-        raise EncodingError(f"unknown encoding {encoding!r}", field="data.encoding") from exc
+    return decode_bytes(path, raw, encoding, final=not truncated), truncated
 
 
 def _head_rows(path: Path, encoding: str) -> list[list[str]]:

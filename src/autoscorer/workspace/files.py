@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,14 @@ def check_file(path: Path, max_bytes: int) -> int:
 def read_text(path: Path, max_bytes: int, encoding: str = "utf-8") -> str:
     """Whole file as text; a BOM is dropped; bad bytes give the byte offset."""
     check_file(path, max_bytes)
-    raw = path.read_bytes()
+    return decode_bytes(path, path.read_bytes(), encoding)
+
+
+def decode_bytes(path: Path, raw: bytes, encoding: str, *, final: bool = True) -> str:
+    """Decode ``raw`` read from ``path``; ``final=False`` allows a cut multi-byte tail."""
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
-        return raw.decode(enc)
+        return codecs.getincrementaldecoder(enc)().decode(raw, final=final)
     except UnicodeDecodeError as exc:
         name = display_name(path)
         raise EncodingError(
