@@ -1,30 +1,28 @@
-"""Signed webhooks on job state changes.
+"""Signed webhooks on job state changes (wire format and guarantees: docs/webhooks.md).
 
-Each event is POSTed as JSON with two headers::
-
-    X-AutoScorer-Timestamp: 1732790400
-    X-AutoScorer-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">
-
-Deliveries run on a background thread with exponential backoff for a bounded
-time, so a slow or dead receiver never slows or fails a job. Every attempt is
-reported through ``on_attempt`` (the job service writes it to the job's logs).
+Each event is POSTed as JSON, signed with ``X-AutoScorer-Signature: sha256=<hex
+HMAC-SHA256 of "<X-AutoScorer-Timestamp>.<raw body>">``. :class:`WebhookDispatcher`
+delivers on background threads with bounded exponential backoff, in send order per
+job and URL, and reports every attempt to ``on_attempt`` as an :class:`Attempt`.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import hashlib
 import hmac
+import itertools
 import json
+import logging
 import queue
 import random
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -33,6 +31,10 @@ from autoscorer.errors import InvalidParameter
 SIGNATURE_HEADER = "X-AutoScorer-Signature"
 TIMESTAMP_HEADER = "X-AutoScorer-Timestamp"
 EVENT_HEADER = "X-AutoScorer-Event"
+
+DELIVERED, RETRYING, GAVE_UP, DROPPED = "delivered", "retrying", "gave up", "dropped"
+
+log = logging.getLogger("autoscorer.webhooks")
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:
@@ -79,15 +81,47 @@ def check_url(url: str, allowed_hosts: Iterable[str]) -> str:
     )
 
 
-def make_event(event_type: str, job_id: str, status: str, score: float | None) -> dict[str, Any]:
-    return {
-        "event_id": f"evt_{uuid.uuid4().hex}",
-        "type": event_type,
-        "job_id": job_id,
-        "status": status,
-        "score": score,
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
+def redact_url(url: str) -> str:
+    """``url`` without user info and with its query hidden, for logs."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "..." if parts.query else "", ""))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened to one delivery attempt (or, for ``dropped``, to the delivery)."""
+
+    url: str
+    event: Mapping[str, Any]
+    attempt: int
+    max_attempts: int
+    outcome: str  # DELIVERED | RETRYING | GAVE_UP | DROPPED
+    status_code: int | None = None
+    error: str | None = None
+    duration: float = 0.0
+    retry_in: float | None = None
+
+    @property
+    def job_id(self) -> str:
+        return str(self.event.get("job_id"))
+
+    def describe(self) -> str:
+        head = f"{self.event.get('type')} {self.event.get('event_id')} -> {redact_url(self.url)}"
+        if self.outcome == DROPPED:
+            return f"{head}: not sent after {self.attempt} attempt(s); dispatcher closed"
+        answer = f"HTTP {self.status_code}" if self.error is None else self.error
+        tail = {DELIVERED: "delivered", GAVE_UP: "giving up"}.get(self.outcome)
+        if tail is None:
+            tail = f"retrying in {self.retry_in:.2f} s"
+        n = f"{self.attempt}/{self.max_attempts}"
+        return f"{head} attempt {n}: {answer} in {self.duration:.3f} s; {tail}"
+
+
+AttemptFn = Callable[[Attempt], None]
+
+
+_seq = itertools.count()
 
 
 @dataclass
@@ -96,14 +130,32 @@ class Delivery:
     event: dict[str, Any]
     attempt: int = 0
     not_before: float = field(default_factory=time.monotonic)
+    seq: int = field(default_factory=lambda: next(_seq))  # send order
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.url, str(self.event.get("job_id")))
 
 
-# (job_id, event type, attempt, outcome text, delivered?)
-AttemptFn = Callable[[str, str, int, str, bool], None]
+@dataclass(frozen=True)
+class _Result:
+    delivery: Delivery
+    status_code: int | None
+    error: str | None
+    duration: float
+
+
+@dataclass(frozen=True)
+class _Stop:
+    deadline: float
 
 
 class WebhookDispatcher:
-    """Delivers events in the background with retries; never blocks the caller."""
+    """Delivers events in the background with retries; never blocks the caller.
+
+    One scheduler thread owns all state; ``workers`` threads do the HTTP posts,
+    so a receiver that hangs holds one worker for at most ``timeout`` seconds.
+    """
 
     def __init__(
         self,
@@ -113,6 +165,7 @@ class WebhookDispatcher:
         base_delay: float = 0.5,
         max_delay: float = 30.0,
         timeout: float = 5.0,
+        workers: int = 4,
         on_attempt: AttemptFn | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -122,74 +175,132 @@ class WebhookDispatcher:
         self.max_delay = max_delay
         self.on_attempt = on_attempt
         self._client = httpx.Client(timeout=timeout, transport=transport)
-        self._queue: queue.Queue[Delivery | None] = queue.Queue()
-        self._pending: list[Delivery] = []
-        self._thread = threading.Thread(target=self._loop, name="webhooks", daemon=True)
-        self._thread.start()
+        self._inbox: queue.Queue[Delivery | _Result | _Stop] = queue.Queue()
+        self._work: queue.Queue[Delivery | None] = queue.Queue()
+        self._pending: list[Delivery] = []  # in send order
+        self._busy: set[tuple[str, str]] = set()  # (url, job_id) with a post in flight
+        self._deadline: float | None = None
+        self._closed = False
+        self._threads = [threading.Thread(target=self._loop, name="webhooks", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._work_loop, name=f"webhooks-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def send(self, url: str, event: dict[str, Any]) -> None:
-        """Queue ``event`` for ``url``; returns at once."""
-        self._queue.put(Delivery(url, event))
+        """Queue ``event`` for ``url``; returns at once. Ignored after :meth:`close`."""
+        if not self._closed:
+            self._inbox.put(Delivery(url, event))
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-        if not self._thread.is_alive():  # else a delivery still holds the client
+        """Stop: posts in flight get up to ``timeout`` s; retries not yet due are dropped."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + timeout
+        self._inbox.put(_Stop(deadline))
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()) + 0.1)
+        if not any(t.is_alive() for t in self._threads):  # else a post still holds the client
             self._client.close()
 
+    # -- scheduler thread ---------------------------------------------------------------
+
     def _loop(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=self._next_wait())
-                if item is None:
-                    return
-                self._pending.append(item)
-            except queue.Empty:
-                pass
-            self._run_due()
+        wait: float | None = None
+        while self._deadline is None or (self._busy and time.monotonic() < self._deadline):
+            with contextlib.suppress(queue.Empty):
+                self._handle(self._inbox.get(timeout=wait))
+            if self._deadline is None:
+                wait = self._dispatch_due()
+            else:
+                wait = max(0.0, self._deadline - time.monotonic())
+        for _ in self._threads[1:]:
+            self._work.put(None)
 
-    def _next_wait(self) -> float | None:
-        if not self._pending:
-            return None
-        return max(0.0, min(d.not_before for d in self._pending) - time.monotonic())
+    def _handle(self, msg: Delivery | _Result | _Stop) -> None:
+        if isinstance(msg, Delivery):
+            self._pending.append(msg)
+        elif isinstance(msg, _Result):
+            self._finish(msg)
+        else:
+            self._deadline = msg.deadline
+            for delivery in self._pending:
+                self._report(Attempt(delivery.url, delivery.event, delivery.attempt,
+                                     self.max_attempts, DROPPED))  # fmt: skip
+            self._pending.clear()
 
-    def _run_due(self) -> None:
-        now = time.monotonic()
-        due = [d for d in self._pending if d.not_before <= now]
-        self._pending = [d for d in self._pending if d.not_before > now]
-        for delivery in due:
-            if not self._attempt(delivery):
-                self._reschedule(delivery)
+    def _dispatch_due(self) -> float | None:
+        """Hand due deliveries to the workers; return seconds until the next one is due."""
+        now, wait = time.monotonic(), None
+        held = set(self._busy)
+        for delivery in list(self._pending):
+            if delivery.key in held:  # an earlier event of this job is still on its way
+                continue
+            held.add(delivery.key)
+            if delivery.not_before <= now:
+                self._pending.remove(delivery)
+                self._busy.add(delivery.key)
+                self._work.put(delivery)
+            else:
+                left = delivery.not_before - now
+                wait = left if wait is None else min(wait, left)
+        return wait
 
-    def _attempt(self, delivery: Delivery) -> bool:
-        delivery.attempt += 1
-        body = json.dumps(delivery.event, separators=(",", ":")).encode()
-        ts = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(body, self.secret, ts),
-            TIMESTAMP_HEADER: str(ts),
-            EVENT_HEADER: str(delivery.event.get("type")),
-        }
+    def _finish(self, res: _Result) -> None:
+        d = res.delivery
+        self._busy.discard(d.key)
+        ok = res.error is None and res.status_code is not None and 200 <= res.status_code < 300
+        retry_in = None
+        if ok:
+            outcome = DELIVERED
+        elif d.attempt >= self.max_attempts or self._deadline is not None:
+            outcome = GAVE_UP
+        else:
+            outcome, retry_in = RETRYING, self._backoff(d.attempt)
+            d.not_before = time.monotonic() + retry_in
+            bisect.insort(self._pending, d, key=lambda x: x.seq)  # back before later events
+        self._report(Attempt(d.url, d.event, d.attempt, self.max_attempts, outcome,
+                             res.status_code, res.error, res.duration, retry_in))  # fmt: skip
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return delay * (0.5 + random.random() / 2)
+
+    def _report(self, attempt: Attempt) -> None:
         try:
+            if self.on_attempt is not None:
+                self.on_attempt(attempt)
+        except Exception:  # a reporting failure must not stop deliveries
+            log.exception("webhook on_attempt callback failed")
+
+    # -- worker threads -----------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        while (delivery := self._work.get()) is not None:
+            self._inbox.put(self._post(delivery))
+
+    def _post(self, delivery: Delivery) -> _Result:
+        delivery.attempt += 1
+        t0 = time.perf_counter()
+        try:
+            body, headers = signed_request(delivery.event, self.secret)
             resp = self._client.post(delivery.url, content=body, headers=headers)
-            ok, outcome = resp.is_success, f"HTTP {resp.status_code}"
-        except httpx.HTTPError as exc:
-            ok, outcome = False, f"{type(exc).__name__}: {exc}"
-        self._report(delivery, outcome, ok)
-        return ok
+            code, error = resp.status_code, None
+        except Exception as exc:  # any failure is this attempt's outcome, not the worker's end
+            code, error = None, f"{type(exc).__name__}: {exc}"
+        return _Result(delivery, code, error, time.perf_counter() - t0)
 
-    def _reschedule(self, delivery: Delivery) -> None:
-        if delivery.attempt >= self.max_attempts:
-            self._report(delivery, "giving up", False)
-            return
-        delay = min(self.max_delay, self.base_delay * 2 ** (delivery.attempt - 1))
-        delivery.not_before = time.monotonic() + delay * (0.5 + random.random() / 2)
-        self._pending.append(delivery)
 
-    def _report(self, delivery: Delivery, outcome: str, ok: bool) -> None:
-        if self.on_attempt is not None:
-            ev = delivery.event
-            self.on_attempt(
-                str(ev.get("job_id")), str(ev.get("type")), delivery.attempt, outcome, ok
-            )
+def signed_request(event: Mapping[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery attempt, signed now."""
+    body = json.dumps(event, separators=(",", ":")).encode()
+    ts = int(time.time())
+    return body, {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(body, secret, ts),
+        TIMESTAMP_HEADER: str(ts),
+        EVENT_HEADER: str(event.get("type")),
+    }
