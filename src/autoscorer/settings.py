@@ -68,6 +68,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "limits": {"max_file_bytes": "max_file_bytes", "max_body_bytes": "max_body_bytes"},
     "logging": {"level": "log_level", "format": "log_format"},
     "webhooks": {"secret": "webhook_secret", "allowed_hosts": "webhook_allowed_hosts"},
+    "metrics": {"enabled": "metrics_enabled", "public": "metrics_public"},
 }
 
 # Fields read on every request (or job submission): a change applies at once.
@@ -87,6 +88,7 @@ LIVE_FIELDS = frozenset(
         "sync_wait_seconds",
         "log_level",
         "webhook_allowed_hosts",
+        "metrics_public",
     }
 )
 
@@ -162,6 +164,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     webhook_secret: SecretStr | None = None
     webhook_allowed_hosts: StrList = Field(default_factory=list)
+    metrics_enabled: bool = Field(True, description="Serve GET /metrics (read at start-up)")
+    metrics_public: bool = Field(
+        False, description="GET /metrics needs no key even when API keys are configured"
+    )
 
     @field_validator(
         "workspace_roots", "scorer_roots", "cors_origins", "webhook_allowed_hosts", mode="before"

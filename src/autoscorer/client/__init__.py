@@ -95,6 +95,7 @@ from autoscorer.client._models import (
     WorkspaceValidation,
 )
 from autoscorer.client._retry import RetryPolicy
+from autoscorer.client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "APIError",
@@ -144,7 +145,9 @@ __all__ = [
     "WatchStarted",
     "WatchStatus",
     "WatchStopped",
+    "WebhookVerificationError",
     "WorkspaceCreated",
     "WorkspaceInvalid",
     "WorkspaceValidation",
+    "verify_webhook",
 ]

@@ -1,0 +1,158 @@
+"""verify_webhook (Python SDK) and verifyWebhook (JS SDK) on requests the server really sent."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import autoscorer_client
+from autoscorer.client import WebhookVerificationError, verify_webhook
+from autoscorer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDispatcher, sign
+
+SECRET = "whsec-verify"
+JS_DIST = Path(__file__).resolve().parents[2] / "clients" / "js" / "dist" / "esm" / "index.js"
+EVENT = {"event_id": "evt_1", "type": "job.completed", "job_id": "j1", "status": "completed",
+         "previous_status": "running", "score": 0.85, "error_code": None, "request_id": None,
+         "timestamp": "2026-11-28T10:01:15Z"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def delivered() -> Iterator[tuple[bytes, dict[str, str]]]:
+    """One webhook as the dispatcher sends it, captured by a real receiver on 127.0.0.1."""
+    got: list[tuple[bytes, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    dispatcher = WebhookDispatcher(SECRET)
+    try:
+        dispatcher.send(f"http://127.0.0.1:{server.server_address[1]}/hook", EVENT)
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        dispatcher.close()
+        server.shutdown()
+        server.server_close()
+    assert got, "the receiver got nothing"
+    yield got[0]
+
+
+def test_accepts_what_the_server_sent(delivered: tuple[bytes, dict[str, str]]) -> None:
+    body, headers = delivered
+    assert verify_webhook(body, headers, SECRET) == EVENT
+    lower = {k.lower(): v for k, v in headers.items()}  # e.g. HTTP/2 or a proxy lower-cases
+    assert verify_webhook(body, lower, SECRET) == EVENT
+    assert verify_webhook(body.decode(), {k: [v] for k, v in lower.items()}, SECRET) == EVENT
+
+
+def test_exported_from_autoscorer_client() -> None:
+    assert autoscorer_client.verify_webhook is verify_webhook
+    assert autoscorer_client.WebhookVerificationError is WebhookVerificationError
+    assert issubclass(WebhookVerificationError, autoscorer_client.AutoScorerClientError)
+
+
+def _signed(body: bytes, ts: int, secret: str = SECRET) -> dict[str, str]:
+    return {SIGNATURE_HEADER: sign(body, secret, ts), TIMESTAMP_HEADER: str(ts)}
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("tampered body", "bad_signature"),
+        ("wrong secret", "bad_signature"),
+        ("truncated signature", "bad_signature"),
+        ("no signature", "missing_header"),
+        ("no timestamp", "missing_header"),
+        ("timestamp not a number", "bad_timestamp"),
+        ("signed 10 minutes ago", "stale_timestamp"),
+        ("signed 10 minutes ahead", "stale_timestamp"),
+        ("body not JSON", "bad_body"),
+        ("body a JSON list", "bad_body"),
+    ],
+)
+def test_rejects(case: str, reason: str) -> None:
+    now = 1_800_000_000
+    body = json.dumps(EVENT).encode()
+    headers = _signed(body, now)
+    if case == "tampered body":
+        body = body.replace(b"0.85", b"0.95")
+    elif case == "wrong secret":
+        headers = _signed(body, now, "other")
+    elif case == "truncated signature":
+        headers[SIGNATURE_HEADER] = headers[SIGNATURE_HEADER][:-2]
+    elif case.startswith("no "):
+        del headers[SIGNATURE_HEADER if case == "no signature" else TIMESTAMP_HEADER]
+    elif case == "timestamp not a number":
+        headers[TIMESTAMP_HEADER] = "2026-11-28T10:00:00Z"
+    elif case.startswith("signed 10"):
+        headers = _signed(body, now + (600 if "ahead" in case else -600))
+    else:
+        body = b"not json" if case == "body not JSON" else b"[1, 2]"
+        headers = _signed(body, now)
+    with pytest.raises(WebhookVerificationError) as err:
+        verify_webhook(body, headers, SECRET, now=now)
+    assert err.value.reason == reason
+
+
+def test_tolerance_bounds_the_age() -> None:
+    body = json.dumps(EVENT).encode()
+    headers = _signed(body, 1000)
+    assert verify_webhook(body, headers, SECRET, tolerance=60, now=1060) == EVENT
+    with pytest.raises(WebhookVerificationError, match="61 s away from now"):
+        verify_webhook(body, headers, SECRET, tolerance=60, now=1061)
+
+
+def test_an_empty_secret_is_a_configuration_error_not_a_pass() -> None:
+    with pytest.raises(ValueError, match="secret is empty"):
+        verify_webhook(b"{}", _signed(b"{}", int(time.time()), ""), "")
+
+
+NODE_CHECK = """
+const { verifyWebhook } = await import(process.argv[1]);
+const req = JSON.parse(await new Promise((ok) => {
+  let s = ''; process.stdin.on('data', (d) => { s += d; }).on('end', () => ok(s));
+}));
+const body = Buffer.from(req.body, 'base64');
+const out = { event: await verifyWebhook(body, req.headers, req.secret) };
+try { await verifyWebhook(body, req.headers, 'wrong-secret'); } catch (e) { out.wrong = e.reason; }
+console.log(JSON.stringify(out));
+"""
+
+
+def test_js_verifier_accepts_the_python_signature(delivered: tuple[bytes, dict[str, str]]) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the JS half runs in clients/js (npm test)")
+    if not JS_DIST.exists():
+        pytest.skip(f"{JS_DIST} is not built; run `npm ci && npm run build` in clients/js")
+    body, headers = delivered
+    stdin = json.dumps({"body": base64.b64encode(body).decode(), "headers": headers,
+                        "secret": SECRET})  # fmt: skip
+    proc = subprocess.run(
+        [node, "--input-type=module", "-e", NODE_CHECK, JS_DIST.as_uri()],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["wrong"] == "bad_signature"
+    assert out["event"]["jobId"] == "j1" and out["event"]["score"] == 0.85
+    assert out["event"]["previousStatus"] == "running"
