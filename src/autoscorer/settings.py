@@ -47,7 +47,14 @@ SECTIONS: dict[str, dict[str, str]] = {
         "k8s.pvc": "k8s_pvc",
     },
     "database": {"url": "database_url"},
-    "queue": {"backend": "queue", "concurrency": "queue_concurrency", "broker_url": "broker_url"},
+    "queue": {
+        "backend": "queue",
+        "concurrency": "queue_concurrency",
+        "broker_url": "broker_url",
+        "lease_seconds": "job_lease_seconds",
+        "max_attempts": "job_max_attempts",
+        "reaper_interval": "reaper_interval",
+    },
     "redis": {"url": "broker_url", "max_connections": "redis_max_connections"},
     "api": {
         "host": "api_host",
@@ -141,6 +148,13 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(10, ge=1)
     queue: Literal["inprocess", "celery"] = "inprocess"
     queue_concurrency: int = Field(2, ge=1, description="Jobs run at once by the in-process queue")
+    job_lease_seconds: float = Field(
+        30.0, gt=0, description="A running job's lease; renewed by heartbeats"
+    )
+    job_max_attempts: int = Field(
+        3, ge=1, description="Runs of a job whose worker vanished before WORKER_LOST"
+    )
+    reaper_interval: float = Field(5.0, gt=0, description="Seconds between looks for lost jobs")
     executor: Literal["auto", "docker", "local", "kubernetes"] = "auto"
     k8s_enabled: bool = False
     k8s_namespace: str = "autoscorer"

@@ -1,9 +1,53 @@
-"""CLI commands: worker (filled in by its issue)."""
+"""``autoscorer worker``: a Celery worker that runs jobs, plus a reaper for lost ones."""
 
 from __future__ import annotations
 
 import typer
 
+from autoscorer.settings import Settings
+
+ALL_QUEUES = "score,auto,docker,local,kubernetes"
+
+
+def worker(
+    queues: str = typer.Option(
+        ALL_QUEUES, "--queues", "-Q", help="Routing keys to consume, comma-separated"
+    ),
+    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Jobs at once"),
+    pool: str = typer.Option("prefork", help="Celery pool: prefork, threads or solo"),
+    hostname: str | None = typer.Option(None, help="Worker name (default: celery@host)"),
+    loglevel: str = typer.Option("INFO", help="Log level"),
+    reaper: bool = typer.Option(True, help="Also requeue jobs whose worker vanished"),
+) -> None:
+    """Run jobs from the broker (AUTOSCORER_BROKER_URL) against the store
+    (AUTOSCORER_DATABASE_URL). Start as many as you like, on as many machines."""
+    from autoscorer.jobs.queues.celery_app import app
+    from autoscorer.jobs.queues.celery_queue import CeleryQueue
+    from autoscorer.jobs.reaper import Reaper
+    from autoscorer.jobs.store import JobStore
+
+    settings = Settings()
+    lost = None
+    if reaper:
+        store = JobStore(settings.database_url)
+        lost = Reaper(
+            store,
+            CeleryQueue(app).enqueue,
+            max_attempts=settings.job_max_attempts,
+            interval=settings.reaper_interval,
+        )
+        lost.start()
+    argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", f"--pool={pool}"]
+    argv += [f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    try:
+        app.worker_main(argv)
+    finally:
+        if lost is not None:
+            lost.stop()
+
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("worker")(worker)

@@ -217,7 +217,7 @@ class ScorerTest(Model):
     execution_time: float | None = None
     result: ResultData | None = None
     validation: dict[str, Any] = Field(default_factory=dict)
-    performance: dict[str, Any] = Field(default_factory=dict)
+    performance: dict[str, Any] | None = None
     error: ErrorDetail | None = None
 
 

@@ -49,7 +49,7 @@ class PeakRss:
 
 def _params_check(
     cls: type[Scorer], ws: Workspace, params: dict[str, Any]
-) -> tuple[bool, str | None]:
+) -> AutoScorerError | None:
     try:
         base = ws.load_meta().scorer_params if ws.meta_path.is_file() else {}
     except AutoScorerError:
@@ -57,24 +57,25 @@ def _params_check(
     try:
         cls({**base, **params})
     except AutoScorerError as exc:
-        return False, f"parameters: {exc.message}"
-    return True, None
+        return exc
+    return None
 
 
 def _validation(cls: type[Scorer], ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     report = validate(ws, scorer=cls.name, deep=False)
     checks = report["checks"]
-    params_ok, params_error = _params_check(cls, ws, params)
+    params_error = _params_check(cls, ws, params)
     errors = list(report["errors"])
     if params_error and not any(e.startswith("scorer_params:") for e in errors):
-        errors.append(params_error)
+        errors.append(f"parameters: {params_error.message}")
     return {
         "workspace_valid": checks["structure"]["status"] == "valid"
         and checks["configuration"]["details"].get("meta_json_valid", False),
         "data_format_valid": checks["data_format"]["status"] == "valid"
         and checks["data_format"]["details"].get("pred_file_exists", False),
-        "parameters_valid": params_ok,
+        "parameters_valid": params_error is None,
         "errors": errors,
+        "error": params_error.to_dict() if params_error else None,
     }
 
 
@@ -130,6 +131,7 @@ def run_scorer_test(
     params = dict(params or {})
     validation = _validation(cls, ws, params)
     errors = validation.pop("errors")
+    params_error = validation.pop("error")
     out: dict[str, Any] = {
         "scorer": cls.name,
         "test_status": "failed",
@@ -145,6 +147,8 @@ def run_scorer_test(
             validation["data_format_valid"] = False
         out.update(run)
         ok = "error" not in run
+    if params_error is not None:
+        out["error"] = params_error
     out["test_status"] = "passed" if ok else "failed"
     if errors:
         out["errors"] = errors

@@ -40,8 +40,9 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
 
 
-def _job_in(body: JobCreate, settings: Settings) -> dict[str, Any]:
+def _job_in(body: JobCreate, settings: Settings, request: Request) -> dict[str, Any]:
     job = body.model_dump(exclude_none=True, exclude={"async_"})
+    job["request_id"] = request_id_of(request)
     job["workspace_path"] = str(
         inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
     )
@@ -64,7 +65,7 @@ async def submit_job(
 ) -> Response:
     """``async=false`` waits up to ``sync_wait_seconds``, then answers 202 with the status URL."""
     service = require(runtime.service)
-    job = await run_in_threadpool(service.submit, _job_in(body, settings))
+    job = await run_in_threadpool(service.submit, _job_in(body, settings, request))
     if not body.async_:
         job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
     if job["status"] in TERMINAL:
@@ -85,7 +86,7 @@ async def submit_batch(
     body: JobBatchCreate,
 ) -> Response:
     service = require(runtime.service)
-    jobs = [_job_in(item, settings) for item in body.jobs]
+    jobs = [_job_in(item, settings, request) for item in body.jobs]
     data = await run_in_threadpool(service.submit_batch, jobs, max_parallel=body.max_parallel)
     return ok(request, data, status_code=202)
 
@@ -142,7 +143,8 @@ async def list_jobs(
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
 async def job_status(request: Request, runtime: RuntimeDep, _: Reader, job_id: str) -> Response:
     service = require(runtime.service)
-    return ok(request, await run_in_threadpool(service.get, job_id))
+    job = await run_in_threadpool(service.get, job_id)
+    return ok(request, {k: v for k, v in job.items() if k != "result"})
 
 
 @router.get("/{job_id}/result", response_model=Envelope[JobResultPublic], summary="Job result")

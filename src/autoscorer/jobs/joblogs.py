@@ -1,0 +1,84 @@
+"""Per-job structured log lines: written by every stage, read with level/since/tail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import sessionmaker
+
+from autoscorer.errors import InvalidParameter, JobNotFound
+from autoscorer.jobs.models import JobLogRow, JobRow
+from autoscorer.jobs.records import log_dict, now, parse_iso
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+MAX_MESSAGE = 8000  # characters kept of one line (a container can print anything)
+
+
+def _level_name(level: str) -> str:
+    name = level.upper()
+    if name == "WARN":
+        return "WARNING"
+    return name if name in LEVELS else "INFO"
+
+
+class LogMixin:
+    """Log methods of :class:`~autoscorer.jobs.store.JobStore`."""
+
+    session: sessionmaker[Any]
+
+    def add_log(self, job_id: str, level: str, component: str, message: str) -> None:
+        self.add_logs(job_id, [(level, component, message)])
+
+    def add_logs(self, job_id: str, entries: list[tuple[str, str, str]]) -> None:
+        stamp = now()
+        rows = [
+            {
+                "job_id": job_id,
+                "timestamp": stamp,
+                "level": _level_name(level),
+                "component": component[:32],
+                "message": message[:MAX_MESSAGE],
+            }
+            for level, component, message in entries
+        ]
+        if rows:
+            with self.session.begin() as s:
+                s.execute(insert(JobLogRow), rows)
+
+    def logs(
+        self,
+        job_id: str,
+        *,
+        level: str | None = None,
+        since: str | None = None,
+        tail: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Lines at ``level`` or above, after ``since`` (ISO 8601), the last ``tail`` of them.
+
+        Returns (lines, total matching before ``tail``)."""
+        where = [JobLogRow.job_id == job_id]
+        if level is not None:
+            wanted = [n for n, v in LEVELS.items() if v >= LEVELS[_level_name(level)]]
+            where.append(JobLogRow.level.in_(wanted))
+        if since is not None:
+            where.append(JobLogRow.timestamp > _since(since))
+        with self.session() as s:
+            if s.get(JobRow, job_id) is None:
+                raise JobNotFound(f"job {job_id} not found", field="job_id")
+            total = s.scalar(select(func.count()).select_from(JobLogRow).where(*where)) or 0
+            stmt = select(JobLogRow).where(*where).order_by(JobLogRow.id.desc())
+            if tail is not None:
+                stmt = stmt.limit(tail)
+            rows = list(s.scalars(stmt))
+        return [log_dict(r) for r in reversed(rows)], int(total)
+
+
+def _since(text: str) -> Any:
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"since={text!r} is not an ISO 8601 time; use e.g. 2024-08-24T10:00:00Z",
+            field="since",
+        ) from None

@@ -1,0 +1,86 @@
+"""The default queue: a bounded pool of threads inside the API or CLI process.
+
+One pool per routing key, so a long container run never holds up a score-only
+job. Jobs that cannot be claimed yet (their batch is at ``max_parallel``, or a
+duplicate delivery while another worker holds them) are parked and retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from autoscorer.jobs.queues.base import JobQueue
+from autoscorer.jobs.runner import JobRunner, Outcome
+
+log = logging.getLogger("autoscorer.jobs.inprocess")
+PARK_RETRY = 0.5  # seconds between retries of parked jobs
+
+
+class InProcessQueue(JobQueue):
+    name = "inprocess"
+
+    def __init__(self, runner: JobRunner, concurrency: int = 2) -> None:
+        self.runner, self.concurrency = runner, concurrency
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._parked: deque[tuple[str, str]] = deque()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="inprocess-park", daemon=True)
+
+    def start(self) -> None:
+        if not self._ticker.is_alive():
+            self._ticker.start()
+
+    def enqueue(self, job: dict[str, Any]) -> None:
+        self._submit(job["job_id"], job.get("queue") or "default")
+
+    def cancel(self, job_id: str, reason: str) -> None:
+        self.runner.cancel_local(job_id, reason)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": self.name, "concurrency": self.concurrency, "lanes": list(self._pools)}
+
+    def _submit(self, job_id: str, lane: str) -> None:
+        if self._closed.is_set():
+            return  # still queued in the store: the next start picks it up
+        with self._lock:
+            pool = self._pools.get(lane)
+            if pool is None:
+                pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"job-{lane}")
+                self._pools[lane] = pool
+        with contextlib.suppress(RuntimeError):  # shut down between the check and here
+            pool.submit(self._run, job_id, lane)
+
+    def _run(self, job_id: str, lane: str) -> None:
+        try:
+            outcome = self.runner.run(job_id)
+        except Exception:  # a store outage: the reaper or a restart picks it up again
+            log.exception("running job %s failed", job_id)
+            return
+        if outcome is Outcome.BUSY:
+            with self._lock:
+                self._parked.append((job_id, lane))
+        elif outcome is Outcome.DONE:
+            self._unpark(self.concurrency)
+
+    def _unpark(self, n: int) -> None:
+        with self._lock:
+            batch = [self._parked.popleft() for _ in range(min(n, len(self._parked)))]
+        for job_id, lane in batch:
+            self._submit(job_id, lane)
+
+    def _tick(self) -> None:
+        while not self._closed.wait(PARK_RETRY):
+            self._unpark(self.concurrency)

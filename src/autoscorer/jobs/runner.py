@@ -1,0 +1,178 @@
+"""Run one job in a worker: claim it, run the pipeline under a lease, store the outcome.
+
+Used by every queue backend. The claim is a conditional UPDATE, so a job that is
+delivered twice runs once; a heartbeat thread renews the lease, writes progress,
+and notices a cancellation made elsewhere (the API) so the sandbox is stopped
+within about a heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from enum import Enum
+from typing import Any
+
+from autoscorer.jobs.eta import estimate
+from autoscorer.jobs.events import JobEvent, publish
+from autoscorer.jobs.records import now
+from autoscorer.jobs.store import JobStore
+from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
+from autoscorer.workspace.models import Result
+
+log = logging.getLogger("autoscorer.jobs.runner")
+QUEUE_KEYS = ("queue", "max_parallel")  # job config read by the queue, not the pipeline
+
+
+class Outcome(Enum):
+    DONE = "done"  # ran to a terminal state (or was cancelled while running)
+    SKIPPED = "skipped"  # already finished or cancelled: nothing to do
+    BUSY = "busy"  # held by another live worker or its batch is at max_parallel
+
+
+def new_worker_id(kind: str = "worker") -> str:
+    return f"{kind}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class JobRunner:
+    """Runs jobs for one worker identity."""
+
+    def __init__(self, store: JobStore, worker_id: str, *, lease_seconds: float = 30.0) -> None:
+        self.store, self.worker_id, self.lease = store, worker_id, lease_seconds
+        self._tokens: dict[str, CancelToken] = {}
+        self._lock = threading.Lock()
+
+    def cancel_local(self, job_id: str, reason: str) -> bool:
+        """Stop a job this process is running now (faster than waiting for a heartbeat)."""
+        with self._lock:
+            token = self._tokens.get(job_id)
+        if token is not None:
+            token.cancel(reason)
+        return token is not None
+
+    def run(self, job_id: str) -> Outcome:
+        job = self.store.claim(job_id, self.worker_id, self.lease)
+        if job is None:
+            return self._not_claimed(job_id)
+        publish(JobEvent(job_id, "running", "queued", job))
+        self.store.add_log(
+            job_id, "INFO", "worker", f"started on {self.worker_id} (attempt {job['attempts']})"
+        )
+        token = CancelToken()
+        with self._lock:
+            self._tokens[job_id] = token
+        try:
+            result = self._execute(job, token)
+        finally:
+            with self._lock:
+                self._tokens.pop(job_id, None)
+        self._finish(job, result)
+        return Outcome.DONE
+
+    def _not_claimed(self, job_id: str) -> Outcome:
+        try:
+            status = self.store.get(job_id)["status"]
+        except Exception:
+            return Outcome.SKIPPED
+        return Outcome.BUSY if status in ("queued", "submitted", "running") else Outcome.SKIPPED
+
+    def _execute(self, job: dict[str, Any], token: CancelToken) -> Result:
+        beat = Heartbeat(self, job, token)
+        beat.start()
+        try:
+            return run_pipeline(
+                _request(job), on_progress=beat.progress, on_log=beat.log, cancel=token
+            )
+        finally:
+            beat.stop()
+
+    def _finish(self, job: dict[str, Any], result: Result) -> None:
+        data = result.to_json_dict()
+        error = data.get("error")
+        status = "failed" if error else "completed"
+        timing = data.get("timing") or {}
+        done = self.store.finish(
+            job["job_id"],
+            self.worker_id,
+            status,
+            progress=1.0 if status == "completed" else job.get("progress", 0.0),
+            stage="done" if status == "completed" else "failed",
+            completed_at=now(),
+            result=data,
+            error=error,
+            error_code=(error or {}).get("code"),
+            score=(data.get("summary") or {}).get("score"),
+            execution_time=timing.get("total_time"),
+            inference_time=timing.get("inference_time"),
+            scoring_time=timing.get("scoring_time"),
+            resources=data.get("resources"),
+            estimated_completion=None,
+        )
+        if done is None:  # cancelled (or reaped) while we ran: that state stands
+            return
+        level = "ERROR" if error else "INFO"
+        message = f"{status}" + (f": [{error['code']}] {error.get('message')}" if error else "")
+        self.store.add_log(job["job_id"], level, "worker", message)
+        publish(JobEvent(job["job_id"], status, "running", done))
+
+
+class Heartbeat:
+    """Renews the lease, writes progress, and turns a stored cancel into the token."""
+
+    def __init__(self, runner: JobRunner, job: dict[str, Any], token: CancelToken) -> None:
+        self.runner, self.job, self.token = runner, job, token
+        self.interval = max(0.2, min(1.0, runner.lease / 3))
+        self._stop = threading.Event()
+        self._fields: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+        self._expected = estimate(runner.store, job)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def progress(self, stage: str, value: float) -> None:
+        with self._lock:
+            changed = self._fields.get("stage") != stage
+            self._fields.update(stage=stage, progress=max(0.0, min(1.0, value)))
+        if changed:  # stages are few: write them at once so the status is fresh
+            self._beat()
+
+    def log(self, level: str, component: str, message: str) -> None:
+        self.runner.store.add_log(self.job["job_id"], level, component, message)
+
+    def _loop(self) -> None:
+        self._beat()
+        while not self._stop.wait(self.interval):
+            self._beat()
+
+    def _beat(self) -> None:
+        with self._lock:
+            fields = dict(self._fields)
+        fields["estimated_completion"] = self._expected.eta(fields.get("progress", 0.0))
+        r = self.runner
+        try:
+            status = r.store.heartbeat(self.job["job_id"], r.worker_id, r.lease, **fields)
+        except Exception:  # the store is briefly unreachable: try again next beat
+            log.warning("heartbeat of %s failed", self.job["job_id"], exc_info=True)
+            return
+        if status != "running" and not self.token.cancelled:
+            self.token.cancel("cancelled" if status == "cancelled" else f"job is {status}")
+
+
+def _request(job: dict[str, Any]) -> PipelineRequest:
+    config = {k: v for k, v in (job.get("config") or {}).items() if k not in QUEUE_KEYS}
+    return PipelineRequest(
+        workspace=job["workspace_path"],
+        scorer=job.get("scorer"),
+        executor=job.get("executor") or "auto",
+        overrides=config,
+        job_id=job["job_id"],
+    )

@@ -1,0 +1,182 @@
+"""The job service: what the API, CLI and SDKs talk to (implements the API's
+``JobServicePort``). Submissions are checked up front (workspace, scorer) so a
+bad request fails at once instead of as a job; everything else happens in a
+worker through the queue backend.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from autoscorer.errors import Cancelled, Conflict
+from autoscorer.jobs.eta import estimate
+from autoscorer.jobs.events import JobEvent, publish
+from autoscorer.jobs.queues.base import JobQueue, queue_name
+from autoscorer.jobs.reaper import Reaper
+from autoscorer.jobs.records import TERMINAL, now
+from autoscorer.jobs.store import JobStore
+from autoscorer.pipeline.scoring import failure_result
+from autoscorer.scorers.registry import get_scorer
+from autoscorer.settings import Settings
+from autoscorer.workspace.layout import Workspace
+
+WAIT_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2)  # polling back-off of wait(), seconds
+
+Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
+Ids = list[str]
+
+
+def new_job_id() -> str:
+    return f"job-{uuid.uuid4().hex[:16]}"
+
+
+def prepare(job: dict[str, Any], default_executor: str = "auto") -> dict[str, Any]:
+    """Fill scorer/task_type from meta.json, check them, and pick the queue."""
+    meta = Workspace.at(job["workspace_path"]).load_meta()
+    config = dict(job.get("config") or {})
+    scorer = job.get("scorer") or meta.scorer
+    if scorer is not None:
+        get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later
+    executor = job.get("executor") or default_executor
+    executor = "kubernetes" if executor == "k8s" else executor
+    return {
+        "job_id": job.get("job_id") or new_job_id(),
+        "task_type": job.get("task_type") or meta.task_type,
+        "scorer": scorer,
+        "workspace_path": str(job["workspace_path"]),
+        "executor": executor,
+        "config": config,
+        "queue": queue_name(meta, executor, config),
+        "callback_url": job.get("callback_url"),
+        "request_id": job.get("request_id"),
+    }
+
+
+class JobService:
+    """Submit, look up, cancel and count jobs over a store and a queue backend."""
+
+    def __init__(self, store: JobStore, queue: JobQueue, *, reaper: Reaper | None = None) -> None:
+        self.store, self.queue, self.reaper = store, queue, reaper
+        self.default_executor = "auto"
+
+    def start(self, *, recover: bool = True) -> None:
+        """Start the queue (and reaper); re-deliver jobs a previous process left queued."""
+        self.queue.start()
+        if recover:
+            for job_id in self.store.ids_with_status(["submitted", "queued"]):
+                self.queue.enqueue(self.store.get(job_id))
+        if self.reaper is not None:
+            self.reaper.start()
+
+    def close(self) -> None:
+        if self.reaper is not None:
+            self.reaper.stop()
+        self.queue.close()
+        self.store.close()
+
+    # -- submit ---------------------------------------------------------------
+    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
+        record = self.store.add(prepare(job, self.default_executor))
+        return self._enqueue(record)
+
+    def submit_batch(self, jobs: Records, *, max_parallel: int | None = None) -> dict[str, Any]:
+        """All or nothing: every job is checked before any is stored."""
+        batch_id = f"batch-{uuid.uuid4().hex[:12]}"
+        prepared = [prepare(j, self.default_executor) for j in jobs]
+        for item in prepared:
+            item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
+        records = self.store.add_many(prepared)
+        queued = [self._enqueue(r) for r in records]
+        return {
+            "batch_id": batch_id,
+            "submitted_jobs": len(queued),
+            "status": "processing",
+            "max_parallel": max_parallel,
+            "jobs": [{"job_id": j["job_id"], "status": j["status"]} for j in queued],
+        }
+
+    def _enqueue(self, record: dict[str, Any]) -> dict[str, Any]:
+        job_id = record["job_id"]
+        self.store.add_log(job_id, "INFO", "api", f"submitted to queue {record['queue']}")
+        eta = estimate(self.store, record).eta(0.0)
+        queued = self.store.transition(
+            job_id, "queued", allowed_from=["submitted"], estimated_completion=eta
+        )
+        record = queued or self.store.get(job_id)
+        publish(JobEvent(job_id, "queued", "submitted", record))
+        self.queue.enqueue(record)
+        return record
+
+    # -- read -------------------------------------------------------------------
+    def get(self, job_id: str) -> dict[str, Any]:
+        return self.store.get(job_id)
+
+    def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
+        """The job once terminal, or as it is when ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        step = 0
+        while True:
+            job = self.store.get(job_id)
+            left = deadline - time.monotonic()
+            if job["status"] in TERMINAL or left <= 0:
+                return job
+            time.sleep(min(WAIT_STEPS[min(step, len(WAIT_STEPS) - 1)], left))
+            step += 1
+
+    def logs(
+        self, job_id: str, *, level: str | None, since: str | None, tail: int | None
+    ) -> tuple[Records, int]:
+        return self.store.logs(job_id, level=level, since=since, tail=tail)
+
+    def list(self, **filters: Any) -> tuple[Records, int]:
+        return self.store.list(**filters)
+
+    def counts(self) -> dict[str, int]:
+        return self.store.counts()
+
+    def scorer_stats(self) -> dict[str, dict[str, Any]]:
+        return self.store.scorer_stats()
+
+    # -- cancel -----------------------------------------------------------------
+    def cancel(self, job_id: str, reason: str = "User requested cancellation") -> dict[str, Any]:
+        """Queued: never starts. Running: its sandbox is stopped within about a second.
+        Finished: :class:`Conflict`."""
+        job = self.store.get(job_id)
+        exc = Cancelled(reason, details={"previous_status": job["status"]})
+        stamp = now()
+        done = self.store.transition(
+            job_id,
+            "cancelled",
+            allowed_from=["submitted", "queued", "running"],
+            cancelled_at=stamp,
+            completed_at=stamp,
+            cancel_reason=reason,
+            lease_until=None,
+            stage="cancelled",
+            error=exc.to_dict(),
+            error_code=exc.code,
+            result=failure_result(exc, scorer=job.get("scorer")).to_json_dict(),
+        )
+        if done is None:
+            raise _finished(self.store.get(job_id))
+        self.queue.cancel(job_id, reason)
+        self.store.add_log(job_id, "WARNING", "api", f"cancelled: {reason}")
+        publish(JobEvent(job_id, "cancelled", job["status"], done))
+        return {k: done[k] for k in ("job_id", "status", "cancelled_at", "reason")}
+
+
+def _finished(job: dict[str, Any]) -> Conflict:
+    return Conflict(
+        f"job {job['job_id']} is already {job['status']} and cannot be cancelled",
+        field="job_id",
+        details={"job_id": job["job_id"], "status": job["status"]},
+    )
+
+
+def from_settings(settings: Settings) -> JobService:
+    """The service the API runs: store, queue backend, reaper, started."""
+    from autoscorer.jobs.factory import build_service
+
+    return build_service(settings)

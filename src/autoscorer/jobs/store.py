@@ -1,0 +1,254 @@
+"""The durable job store: one table of jobs, one of log lines (SQLAlchemy 2).
+
+Every state change is a conditional UPDATE (``WHERE status IN (...)``), so two
+processes can never both claim, finish or cancel the same job: the one whose
+update matched a row wins, the other sees ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, sessionmaker
+
+from autoscorer.errors import Conflict, JobNotFound
+from autoscorer.jobs.db import make_engine, migrate
+from autoscorer.jobs.joblogs import LogMixin
+from autoscorer.jobs.models import JobRow
+from autoscorer.jobs.records import STATES, iso, job_dict, now
+
+OTHER = aliased(JobRow)
+
+Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
+Ids = list[str]
+
+
+def _running_in_batch() -> Any:
+    """Jobs of the claimed job's batch running now (for ``max_parallel``)."""
+    stmt = select(func.count()).where(OTHER.batch_id == JobRow.batch_id, OTHER.status == "running")
+    return stmt.scalar_subquery()
+
+
+SORTS = {"created_at": JobRow.created_at, "updated_at": JobRow.updated_at, "job_id": JobRow.job_id}
+
+
+class JobStore(LogMixin):
+    """Jobs and their logs in SQLite (default) or PostgreSQL."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        migrate(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- create and read ---------------------------------------------------
+    def add(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """Insert a new job; a job_id that exists is a :class:`Conflict`."""
+        stamp = now()
+        row = JobRow(status="submitted", created_at=stamp, updated_at=stamp, **fields)
+        row.progress, row.attempts = 0.0, 0
+        try:
+            with self.session.begin() as s:
+                s.add(row)
+        except IntegrityError:
+            raise Conflict(
+                f"job {fields['job_id']} already exists; pick another job_id or omit it",
+                field="job_id",
+                details={"job_id": fields["job_id"]},
+            ) from None
+        return job_dict(row)
+
+    def add_many(self, items: Records) -> Records:
+        """Insert several jobs in one transaction: all of them or none."""
+        ids = [item["job_id"] for item in items]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        with self.session() as s:
+            dupes += list(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
+        if dupes:
+            raise Conflict(
+                f"job ids already used: {', '.join(sorted(set(dupes))[:10])}; nothing submitted",
+                field="job_id",
+                details={"job_ids": sorted(set(dupes))},
+            )
+        stamp = now()
+        rows = [
+            JobRow(
+                status="submitted",
+                created_at=stamp,
+                updated_at=stamp,
+                progress=0.0,
+                attempts=0,
+                **item,
+            )
+            for item in items
+        ]
+        try:
+            with self.session.begin() as s:
+                s.add_all(rows)
+        except IntegrityError:
+            raise Conflict(
+                "a job id was taken meanwhile; nothing submitted", field="job_id"
+            ) from None
+        return [job_dict(r) for r in rows]
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        with self.session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise JobNotFound(f"job {job_id} not found", field="job_id")
+            return job_dict(row)
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        task_type: str | None = None,
+        scorer: str | None = None,
+        sort: str = "created_at",
+        order: str = "desc",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[Records, int]:
+        where = [
+            col == value
+            for col, value in (
+                (JobRow.status, status),
+                (JobRow.task_type, task_type),
+                (JobRow.scorer, scorer),
+            )
+            if value is not None
+        ]
+        key = SORTS[sort]
+        ordering: Any = [key.desc() if order == "desc" else key.asc(), JobRow.job_id.asc()]
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
+            rows = s.scalars(
+                select(JobRow).where(*where).order_by(*ordering).limit(limit).offset(offset)
+            )
+            return [job_dict(r, with_result=False) for r in rows], total
+
+    def ids_with_status(self, statuses: Iterable[str], queue: str | None = None) -> Ids:
+        """Job ids in these states, oldest first (restart recovery, reaping)."""
+        where: Any = [JobRow.status.in_(list(statuses))]
+        if queue is not None:
+            where.append(JobRow.queue == queue)
+        with self.session() as s:
+            return list(s.scalars(select(JobRow.job_id).where(*where).order_by(JobRow.created_at)))
+
+    # -- transitions -------------------------------------------------------
+    def transition(
+        self, job_id: str, to: str, *, allowed_from: Iterable[str], **fields: Any
+    ) -> dict[str, Any] | None:
+        """Move a job to ``to`` only if it is in ``allowed_from``; None when it was not."""
+        values = {"status": to, "updated_at": now(), **fields}
+        cond = [JobRow.job_id == job_id, JobRow.status.in_(list(allowed_from))]
+        return self._update(job_id, cond, values)
+
+    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> dict[str, Any] | None:
+        """Take a queued job (or one whose lease ran out) to run it; None if someone else has it."""
+        stamp = now()
+        cond = [
+            JobRow.job_id == job_id,
+            (JobRow.status.in_(["submitted", "queued"]))
+            | ((JobRow.status == "running") & (JobRow.lease_until < stamp)),
+            JobRow.batch_max_parallel.is_(None) | (_running_in_batch() < JobRow.batch_max_parallel),
+        ]
+        values = {
+            "status": "running",
+            "worker_id": worker_id,
+            "lease_until": stamp + timedelta(seconds=lease_seconds),
+            "started_at": stamp,
+            "updated_at": stamp,
+            "attempts": JobRow.attempts + 1,
+            "stage": "starting",
+        }
+        return self._update(job_id, cond, values)
+
+    def heartbeat(
+        self, job_id: str, worker_id: str, lease_seconds: float, **fields: Any
+    ) -> str | None:
+        """Renew the lease (and write progress); returns the job's status, None if not ours."""
+        stamp = now()
+        values = {"lease_until": stamp + timedelta(seconds=lease_seconds), "updated_at": stamp}
+        values.update(fields)
+        cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id]
+        with self.session.begin() as s:
+            done = s.execute(update(JobRow).where(*cond, JobRow.status == "running").values(values))
+            if done.rowcount:
+                return "running"
+            return s.scalar(select(JobRow.status).where(*cond))
+
+    def finish(self, job_id: str, worker_id: str, to: str, **fields: Any) -> dict[str, Any] | None:
+        """End a running job this worker holds; None when it was cancelled or lost meanwhile."""
+        values = {"status": to, "updated_at": now(), "lease_until": None, **fields}
+        cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id, JobRow.status == "running"]
+        return self._update(job_id, cond, values)
+
+    def release(self, job_id: str, to: str, at: datetime, **fields: Any) -> dict[str, Any] | None:
+        """Take a running job whose lease ended before ``at`` away from its vanished worker."""
+        values = {"status": to, "updated_at": now(), "lease_until": None, **fields}
+        cond = [JobRow.job_id == job_id, JobRow.status == "running", JobRow.lease_until < at]
+        return self._update(job_id, cond, values)
+
+    def expired(self, at: datetime | None = None) -> Records:
+        """Running jobs whose lease ran out: their worker is gone."""
+        stamp = at or now()
+        with self.session() as s:
+            rows = s.scalars(
+                select(JobRow).where(JobRow.status == "running", JobRow.lease_until < stamp)
+            )
+            return [job_dict(r) for r in rows]
+
+    def _update(
+        self, job_id: str, cond: Sequence[Any], values: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        with self.session.begin() as s:
+            done = s.execute(update(JobRow).where(*cond).values(values))
+            if not done.rowcount:
+                return None
+            row = s.get(JobRow, job_id, populate_existing=True)
+            assert row is not None
+            return job_dict(row)
+
+    # -- statistics ---------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Jobs per state, every state present."""
+        with self.session() as s:
+            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
+        by = dict.fromkeys(STATES, 0)
+        by.update({status: int(n) for status, n in rows})
+        return by
+
+    def scorer_stats(self) -> dict[str, dict[str, Any]]:
+        """Per scorer: jobs run, last used, success rate (finished jobs only)."""
+        ok = func.sum(func.cast(JobRow.status == "completed", JobRow.attempts.type))
+        finished = func.sum(
+            func.cast(JobRow.status.in_(["completed", "failed"]), JobRow.attempts.type)
+        )
+        stmt = select(JobRow.scorer, func.count(), func.max(JobRow.created_at), ok, finished)
+        with self.session() as s:
+            rows = s.execute(stmt.where(JobRow.scorer.is_not(None)).group_by(JobRow.scorer)).all()
+        return {
+            name: {
+                "usage_count": n,
+                "last_used": iso(last),
+                "success_rate": round((good or 0) / fin, 4) if fin else None,
+            }
+            for name, n, last, good, fin in rows
+        }
+
+    def recent_durations(self, scorer: str | None, limit: int = 20) -> Sequence[float]:
+        where: Any = [JobRow.status == "completed", JobRow.execution_time.is_not(None)]
+        if scorer is not None:
+            where.append(JobRow.scorer == scorer)
+        stmt = select(JobRow.execution_time).where(*where)
+        with self.session() as s:
+            values = s.scalars(stmt.order_by(JobRow.completed_at.desc()).limit(limit))
+            return [float(v) for v in values]
