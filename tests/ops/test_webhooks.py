@@ -41,6 +41,7 @@ class Receiver:
         self.script = list(script or [])
         self.hang = hang
         self.requests: list[dict[str, Any]] = []
+        self.location: str | None = None
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +52,8 @@ class Receiver:
                     time.sleep(receiver.hang)
                 code = receiver.script.pop(0) if receiver.script else 200
                 self.send_response(code)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -244,3 +247,22 @@ def test_a_failing_on_attempt_callback_does_not_stop_deliveries() -> None:
     finally:
         d.close()
         r.close()
+
+
+def test_redirects_are_not_followed() -> None:
+    """A 3xx is a failed attempt: following it could lead past the allow-list."""
+    target = Receiver()
+
+    r = Receiver(script=[307, 307])
+    attempts: list[Attempt] = []
+    d = WebhookDispatcher(SECRET, max_attempts=2, base_delay=0.01, on_attempt=attempts.append)
+    try:
+        r.location = target.url
+        d.send(r.url, event("j7", "queued"))
+        _wait(lambda: len(attempts) == 2)
+    finally:
+        d.close()
+        r.close()
+        target.close()
+    assert [(a.status_code, a.outcome) for a in attempts] == [(307, RETRYING), (307, GAVE_UP)]
+    assert target.requests == []
