@@ -269,9 +269,16 @@ def jobs(
         if as_json:
             print_json({"jobs": [j.to_dict() for j in found], "total": total})
             return
-        rows = [(j.job_id, j.status, j.scorer, j.score, j.created_at) for j in found]
+        rows = [
+            (j.job_id, j.status, j.scorer, _num(j.score), (j.created_at or "")[:19])
+            for j in found
+        ]
         title = f"Jobs ({len(found)} of {total})"
         console.print(table(title, ["job", "status", "scorer", "score", "created"], rows))
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -58,6 +58,7 @@ def job_dict(row: JobRow, *, with_result: bool = True) -> dict[str, Any]:
         "cancelled_at": iso(row.cancelled_at),
         "reason": row.cancel_reason,
         "estimated_completion": iso(row.estimated_completion),
+        "score": row.score,
         "result": row.result,
         "error": row.error,
         "execution_time": row.execution_time,
