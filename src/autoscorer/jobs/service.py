@@ -13,6 +13,7 @@ from typing import Any
 from autoscorer.errors import Cancelled, Conflict
 from autoscorer.jobs.eta import estimate
 from autoscorer.jobs.events import JobEvent, publish
+from autoscorer.jobs.idempotency import IdempotencyKeys
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
@@ -60,6 +61,7 @@ class JobService:
     def __init__(self, store: JobStore, queue: JobQueue, *, reaper: Reaper | None = None) -> None:
         self.store, self.queue, self.reaper = store, queue, reaper
         self.default_executor = "auto"
+        self.keys = IdempotencyKeys(store.session)
 
     def start(self, *, recover: bool = True) -> None:
         """Start the queue (and reaper); re-deliver jobs a previous process left queued."""
@@ -138,6 +140,18 @@ class JobService:
 
     def scorer_stats(self) -> dict[str, dict[str, Any]]:
         return self.store.scorer_stats()
+
+    # -- Idempotency-Key ---------------------------------------------------------
+    def idempotency_reserve(
+        self, scope: str, key: str, digest: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        return self.keys.reserve(scope, key, digest)
+
+    def idempotency_complete(self, scope: str, key: str, status: int, data: dict[str, Any]) -> None:
+        self.keys.complete(scope, key, status, data)
+
+    def idempotency_release(self, scope: str, key: str) -> None:
+        self.keys.release(scope, key)
 
     # -- cancel -----------------------------------------------------------------
     def cancel(self, job_id: str, reason: str = "User requested cancellation") -> dict[str, Any]:

@@ -42,6 +42,16 @@ class JobServicePort(Protocol):
 
     def scorer_stats(self) -> dict[str, dict[str, Any]]: ...
 
+    def idempotency_reserve(
+        self, scope: str, key: str, digest: str
+    ) -> tuple[int, dict[str, Any]] | None: ...
+
+    def idempotency_complete(
+        self, scope: str, key: str, status: int, data: dict[str, Any]
+    ) -> None: ...
+
+    def idempotency_release(self, scope: str, key: str) -> None: ...
+
     def close(self) -> None: ...
 
 

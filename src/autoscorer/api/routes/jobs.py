@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
 from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
+from autoscorer.api.ops.idempotency import idempotent
 from autoscorer.api.ops.jobs import TERMINAL, batch_summary, pagination, require
 from autoscorer.api.schemas.common import Envelope
 from autoscorer.api.schemas.jobs import (
@@ -61,18 +62,22 @@ def _status_url(job_id: str) -> str:
     summary="Submit a job",
 )
 async def submit_job(
-    request: Request, runtime: RuntimeDep, settings: SettingsDep, _: Submitter, body: JobCreate
+    request: Request, runtime: RuntimeDep, settings: SettingsDep, who: Submitter, body: JobCreate
 ) -> Response:
-    """``async=false`` waits up to ``sync_wait_seconds``, then answers 202 with the status URL."""
+    """``async=false`` waits up to ``sync_wait_seconds``, then answers 202 with the status URL.
+    An ``Idempotency-Key`` header makes a retry return the first answer."""
     service = require(runtime.service)
-    job = await run_in_threadpool(service.submit, _job_in(body, settings, request))
-    if not body.async_:
-        job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
-    if job["status"] in TERMINAL:
-        return ok(request, job)
-    message = "Job submitted for async processing" if body.async_ else "Job still running"
-    data = {**job, "message": message, "status_url": _status_url(job["job_id"])}
-    return ok(request, data, status_code=202)
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        job = await run_in_threadpool(service.submit, _job_in(body, settings, request))
+        if not body.async_:
+            job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
+        if job["status"] in TERMINAL:
+            return 200, job
+        message = "Job submitted for async processing" if body.async_ else "Job still running"
+        return 202, {**job, "message": message, "status_url": _status_url(job["job_id"])}
+
+    return await idempotent(request, service, f"{who.name}:jobs", body, run)
 
 
 @router.post(
@@ -82,13 +87,17 @@ async def submit_batch(
     request: Request,
     runtime: RuntimeDep,
     settings: SettingsDep,
-    _: Submitter,
+    who: Submitter,
     body: JobBatchCreate,
 ) -> Response:
     service = require(runtime.service)
-    jobs = [_job_in(item, settings, request) for item in body.jobs]
-    data = await run_in_threadpool(service.submit_batch, jobs, max_parallel=body.max_parallel)
-    return ok(request, data, status_code=202)
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        jobs = [_job_in(item, settings, request) for item in body.jobs]
+        data = await run_in_threadpool(service.submit_batch, jobs, max_parallel=body.max_parallel)
+        return 202, data
+
+    return await idempotent(request, service, f"{who.name}:jobs/batch", body, run)
 
 
 @router.post("/batch/status", response_model=Envelope[BatchStatusPublic], summary="Statuses")
