@@ -121,8 +121,8 @@ class WebhookNotifier:
             log.exception("webhook notifier failed on job %s", event.job_id)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop sending. Posts in flight get up to ``timeout`` s; pending retries are dropped
-        (and logged as such); log lines already queued are written before this returns."""
+        """Stop sending. Posts in flight get up to ``timeout`` s, retries not yet due are
+        dropped (and logged as such), then queued log lines are written, within ``timeout``."""
         self._closed = True
         deadline = time.monotonic() + timeout
         if self._dispatcher is not None:
@@ -131,7 +131,7 @@ class WebhookNotifier:
 
     def _notify(self, event: JobEvent) -> None:
         url = event.job.get("callback_url") or self.default_url
-        if not url:
+        if not url or self._closed:  # closed: the process is going down, its log thread too
             return
         refusal = self._refusal(url)
         if refusal is not None:
@@ -141,8 +141,6 @@ class WebhookNotifier:
             self._dispatcher.send(url, build_event(event))
 
     def _refusal(self, url: str) -> str | None:
-        if self._closed:
-            return "the notifier is closed"
         if self._dispatcher is None:
             return NO_SECRET
         hosts = self._allowed_hosts
