@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from autoscorer.client import WebhookVerificationError, verify_webhook
 from autoscorer.jobs import events
 from autoscorer.jobs.events import JobEvent
 from autoscorer.jobs.notify import COMPONENT, NO_SECRET, WebhookNotifier, build_event
+from autoscorer.jobs.store import JobStore
 
 SECRET = "whsec-test"
 
@@ -290,6 +292,8 @@ def test_build_event_matches_the_documented_shape() -> None:
     json.dumps(ev, allow_nan=False)
     nan = job_event("completed", "running", result={"summary": {"score": float("nan")}})
     assert build_event(nan)["score"] is None
+    listed = job_event("completed", "running", score=0.5)  # a record without its result
+    assert build_event(listed)["score"] == 0.5
 
 
 def test_close_logs_the_retries_it_drops_and_later_events_are_ignored() -> None:
@@ -313,3 +317,27 @@ def test_close_logs_the_retries_it_drops_and_later_events_are_ignored() -> None:
     ]
     assert levels_and_ends[0][1].startswith("retrying in ")
     assert [e["type"] for e in r.events] == ["job.queued"]
+
+
+def test_with_the_real_job_store_every_attempt_lands_in_the_jobs_logs(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    receiver.script = [500]
+    notifier = WebhookNotifier(SECRET, None, ["127.0.0.1"], store.add_log, base_delay=0.05)
+    try:
+        store.add({"job_id": "real-1", "workspace_path": str(tmp_path), "executor": "local",
+                   "callback_url": receiver.url, "scorer": "classification_f1"})  # fmt: skip
+        for ev in lifecycle(None, "real-1"):
+            notifier(JobEvent(ev.job_id, ev.status, ev.previous, {**ev.job, **store.get("real-1")}))
+        _wait(lambda: len(store.logs("real-1", level="info")[0]) == 4)
+        lines = store.logs("real-1")[0]
+    finally:
+        notifier.close()
+        store.close()
+    assert [e["status"] for e in receiver.events] == ["queued", "queued", "running", "completed"]
+    assert [(x["level"], x["component"]) for x in lines] == [
+        ("WARNING", "webhook"), ("INFO", "webhook"), ("INFO", "webhook"), ("INFO", "webhook")
+    ]  # fmt: skip
+    assert lines[0]["message"].endswith(" s") and "attempt 1/5: HTTP 500" in lines[0]["message"]
+    assert all(x["message"].endswith("; delivered") for x in lines[1:])
