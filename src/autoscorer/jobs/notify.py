@@ -68,7 +68,8 @@ def build_event(event: JobEvent) -> dict[str, Any]:
     status = event.status
     error = event.job.get("error")
     code = error.get("code") if isinstance(error, Mapping) and status != "completed" else None
-    score = (event.score or event.job.get("score")) if status == "completed" else None
+    score = event.score if event.score is not None else event.job.get("score")
+    score = score if status == "completed" else None
     return {
         "event_id": f"evt_{uuid.uuid4().hex}",
         "type": f"job.{status}",
