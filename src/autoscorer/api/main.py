@@ -23,6 +23,7 @@ from autoscorer.api.routes import (
     config,
     health,
     jobs,
+    metrics,
     scorer_files,
     scorers,
     status,
@@ -31,6 +32,8 @@ from autoscorer.api.routes import (
 from autoscorer.api.runtime import Runtime
 from autoscorer.api.schemas import ERROR_RESPONSES
 from autoscorer.api.security import BodyLimitMiddleware, RateLimiter
+from autoscorer.observability.logs import configure_logging
+from autoscorer.observability.middleware import ObservabilityMiddleware
 from autoscorer.settings import Settings
 
 DESCRIPTION = """\
@@ -56,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """A new app; ``runtime`` may be given to share a job service (tests, embedding)."""
     settings = settings or Settings()
+    configure_logging(settings)
     app = FastAPI(
         title="AutoScorer API",
         version=__version__,
@@ -77,9 +81,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    # inside RequestIdMiddleware: it needs the request id that middleware picks
+    app.add_middleware(ObservabilityMiddleware, record_metrics=settings.metrics_enabled)
     app.add_middleware(RequestIdMiddleware)
     for module in (health, status, jobs, scorer_files, scorers, workspaces, config):
         app.include_router(module.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     return app
 
 
