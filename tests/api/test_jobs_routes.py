@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.api.conftest import bearer, check_error, data_of, write_classification
 
 

@@ -270,8 +270,7 @@ def jobs(
             print_json({"jobs": [j.to_dict() for j in found], "total": total})
             return
         rows = [
-            (j.job_id, j.status, j.scorer, _num(j.score), (j.created_at or "")[:19])
-            for j in found
+            (j.job_id, j.status, j.scorer, _num(j.score), (j.created_at or "")[:19]) for j in found
         ]
         title = f"Jobs ({len(found)} of {total})"
         console.print(table(title, ["job", "status", "scorer", "score", "created"], rows))
