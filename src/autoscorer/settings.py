@@ -74,7 +74,11 @@ SECTIONS: dict[str, dict[str, str]] = {
     },
     "limits": {"max_file_bytes": "max_file_bytes", "max_body_bytes": "max_body_bytes"},
     "logging": {"level": "log_level", "format": "log_format"},
-    "webhooks": {"secret": "webhook_secret", "allowed_hosts": "webhook_allowed_hosts"},
+    "webhooks": {
+        "secret": "webhook_secret",
+        "allowed_hosts": "webhook_allowed_hosts",
+        "default_url": "webhook_default_url",
+    },
     "metrics": {"enabled": "metrics_enabled", "public": "metrics_public"},
 }
 
@@ -178,6 +182,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     webhook_secret: SecretStr | None = None
     webhook_allowed_hosts: StrList = Field(default_factory=list)
+    webhook_default_url: str | None = Field(
+        None, description="Receives every job's events when the job names no callback_url"
+    )
     metrics_enabled: bool = Field(True, description="Serve GET /metrics (read at start-up)")
     metrics_public: bool = Field(
         False, description="GET /metrics needs no key even when API keys are configured"

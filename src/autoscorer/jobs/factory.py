@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from autoscorer.jobs import hooks
 from autoscorer.jobs.queues.base import JobQueue
 from autoscorer.jobs.queues.inprocess import InProcessQueue
 from autoscorer.jobs.reaper import Reaper
@@ -35,6 +36,8 @@ def build_service(settings: Settings, *, start: bool = True) -> JobService:
     )
     service = JobService(store, queue, reaper=reaper)
     service.default_executor = settings.executor
+    service.allowed_callback_hosts = lambda: settings.webhook_allowed_hosts
+    service.on_close.append(hooks.install(settings, store))
     if start:
         # only the in-process backend holds messages in memory; a broker keeps its own
         service.start(recover=settings.queue == "inprocess")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from autoscorer.errors import Cancelled, Conflict
@@ -21,6 +22,7 @@ from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.scoring import failure_result
 from autoscorer.scorers.registry import get_scorer
 from autoscorer.settings import Settings
+from autoscorer.webhooks import check_url
 from autoscorer.workspace.layout import Workspace
 
 WAIT_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2)  # polling back-off of wait(), seconds
@@ -61,6 +63,8 @@ class JobService:
     def __init__(self, store: JobStore, queue: JobQueue, *, reaper: Reaper | None = None) -> None:
         self.store, self.queue, self.reaper = store, queue, reaper
         self.default_executor = "auto"
+        self.allowed_callback_hosts: Callable[[], list[str]] | None = None
+        self.on_close: list[Callable[[], None]] = []
         self.keys = IdempotencyKeys(store.session)
 
     def start(self, *, recover: bool = True) -> None:
@@ -76,17 +80,25 @@ class JobService:
         if self.reaper is not None:
             self.reaper.stop()
         self.queue.close()
+        for hook in self.on_close:
+            hook()
         self.store.close()
 
     # -- submit ---------------------------------------------------------------
     def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        record = self.store.add(prepare(job, self.default_executor))
+        record = self.store.add(self._prepare(job))
         return self._enqueue(record)
+
+    def _prepare(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Checked fields of a new job; a callback URL outside the allow-list is refused."""
+        if job.get("callback_url") and self.allowed_callback_hosts is not None:
+            check_url(job["callback_url"], self.allowed_callback_hosts())
+        return prepare(job, self.default_executor)
 
     def submit_batch(self, jobs: Records, *, max_parallel: int | None = None) -> dict[str, Any]:
         """All or nothing: every job is checked before any is stored."""
         batch_id = f"batch-{uuid.uuid4().hex[:12]}"
-        prepared = [prepare(j, self.default_executor) for j in jobs]
+        prepared = [self._prepare(j) for j in jobs]
         for item in prepared:
             item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
         records = self.store.add_many(prepared)

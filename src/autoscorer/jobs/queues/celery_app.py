@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_shutdown
 
+from autoscorer.jobs import hooks
 from autoscorer.jobs.runner import JobRunner, Outcome, new_worker_id
 from autoscorer.jobs.store import JobStore
 from autoscorer.settings import Settings
@@ -48,6 +50,7 @@ class _Worker:
 
     lock = threading.Lock()
     runner: JobRunner | None = None
+    uninstall: Callable[[], None] | None = None
 
     @classmethod
     def get(cls) -> JobRunner:
@@ -55,6 +58,7 @@ class _Worker:
             if cls.runner is None:
                 settings = Settings()
                 store = JobStore(settings.database_url)
+                cls.uninstall = hooks.install(settings, store)
                 cls.runner = JobRunner(
                     store, new_worker_id("celery"), lease_seconds=settings.job_lease_seconds
                 )
@@ -63,9 +67,11 @@ class _Worker:
     @classmethod
     def reset(cls, **_: Any) -> None:
         with cls.lock:
+            if cls.uninstall is not None:
+                cls.uninstall()
             if cls.runner is not None:
                 cls.runner.store.close()
-            cls.runner = None
+            cls.runner, cls.uninstall = None, None
 
 
 def _run_job(task: Task, job_id: str) -> str:
