@@ -69,9 +69,10 @@ def test_json_line_has_every_field() -> None:
 
 
 def test_json_without_context_has_nulls_and_keeps_extra_fields() -> None:
-    out = json.loads(JsonFormatter().format(record("m", queue="gpu", job_id="from-extra")))
+    rec = record("m", queue="gpu", job_id="from-extra", color_message="\x1b[36mm")
+    out = json.loads(JsonFormatter().format(rec))
     assert out["request_id"] is None and out["job_id"] == "from-extra"
-    assert out["queue"] == "gpu" and "exc_info" not in out
+    assert out["queue"] == "gpu" and "exc_info" not in out and "color_message" not in out
 
 
 def test_text_line_shows_the_context() -> None:

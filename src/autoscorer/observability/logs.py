@@ -22,6 +22,7 @@ HANDLER_NAME = "autoscorer"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 # attributes every LogRecord has; anything else came in through ``extra=``
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", *FIELDS}
+_SKIPPED_EXTRA = frozenset({"color_message"})  # uvicorn's ANSI-coloured copy of the message
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -62,7 +63,7 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             out["stack_info"] = self.formatStack(record.stack_info)
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and key not in _SKIPPED_EXTRA and not key.startswith("_"):
                 out.setdefault(key, value)
         return json.dumps(out, ensure_ascii=False, default=str)
 
