@@ -31,8 +31,10 @@ def iso(value: datetime | None) -> str | None:
 
 
 def parse_iso(text: str) -> datetime:
+    """An ISO 8601 time as UTC (naive means UTC). Converted, not just labelled: SQLite
+    stores times without their offset, so a comparison must use UTC on both sides."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def job_dict(row: JobRow, *, with_result: bool = True) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from autoscorer.errors import Conflict, JobNotFound
 from autoscorer.jobs.db import make_engine, migrate
@@ -31,6 +31,21 @@ def _running_in_batch() -> Any:
     """Jobs of the claimed job's batch running now (for ``max_parallel``)."""
     stmt = select(func.count()).where(OTHER.batch_id == JobRow.batch_id, OTHER.status == "running")
     return stmt.scalar_subquery()
+
+
+def _lock_batch(s: Session, job_id: str) -> None:
+    """Serialize the claims of one ``max_parallel`` batch. Under PostgreSQL's READ
+    COMMITTED two claims of different jobs of a batch would each count the other's
+    job as not running yet and both start; with the batch's rows locked first, the
+    second claim's UPDATE counts the first one's committed start. (SQLite's BEGIN
+    IMMEDIATE already serializes writers; FOR UPDATE renders as nothing there.)"""
+    row = s.execute(
+        select(JobRow.batch_id, JobRow.batch_max_parallel).where(JobRow.job_id == job_id)
+    ).first()
+    if row is None or row.batch_id is None or row.batch_max_parallel is None:
+        return
+    stmt = select(JobRow.job_id).where(JobRow.batch_id == row.batch_id)
+    s.execute(stmt.order_by(JobRow.job_id).with_for_update()).all()
 
 
 SORTS = {"created_at": JobRow.created_at, "updated_at": JobRow.updated_at, "job_id": JobRow.job_id}
@@ -169,7 +184,7 @@ class JobStore(LogMixin):
             "attempts": JobRow.attempts + 1,
             "stage": "starting",
         }
-        return self._update(job_id, cond, values)
+        return self._update(job_id, cond, values, lock_batch=True)
 
     def heartbeat(
         self, job_id: str, worker_id: str, lease_seconds: float, **fields: Any
@@ -207,9 +222,11 @@ class JobStore(LogMixin):
             return [job_dict(r) for r in rows]
 
     def _update(
-        self, job_id: str, cond: Sequence[Any], values: dict[str, Any]
+        self, job_id: str, cond: Sequence[Any], values: dict[str, Any], *, lock_batch: bool = False
     ) -> dict[str, Any] | None:
         with self.session.begin() as s:
+            if lock_batch:
+                _lock_batch(s, job_id)
             done = s.execute(update(JobRow).where(*cond).values(values))
             if not done.rowcount:
                 return None
