@@ -38,7 +38,10 @@ Exceptions (``code`` is the API's error code, kept exactly as the server sent it
 
 Retries (see :class:`RetryPolicy`): 429 always, honouring ``Retry-After``; 5xx and
 dropped connections only for idempotent calls (a submit only when it names its
-``job_id``); exponential backoff with jitter otherwise.
+``job_id`` or carries an ``idempotency_key``); a 409 saying the first request with
+the same ``Idempotency-Key`` is still running; exponential backoff with jitter
+otherwise. ``AutoScorerClient(..., auto_idempotency=True)`` gives every submit its
+own key, so every submit is retried safely.
 """
 
 from autoscorer.client._async_client import AsyncAutoScorerClient

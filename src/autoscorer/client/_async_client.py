@@ -17,6 +17,7 @@ from autoscorer.client._base import (
     ClientSettings,
     build_request,
     handle,
+    key_in_progress,
     result_envelope,
     retry_after,
     transport_error,
@@ -42,8 +43,11 @@ class AsyncAutoScorerClient:
         retries: RetryPolicy | int | None = None,
         headers: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        auto_idempotency: bool = False,
     ) -> None:
-        self._settings = ClientSettings(base_url, api_key, timeout, retries, headers)
+        self._settings = ClientSettings(
+            base_url, api_key, timeout, retries, headers, auto_idempotency
+        )
         self._http = httpx.AsyncClient(
             base_url=self._settings.base_url,
             headers=self._settings.headers,
@@ -85,7 +89,8 @@ class AsyncAutoScorerClient:
                     raise transport_error(exc) from exc
             else:
                 status, wait = response.status_code, retry_after(response)
-                delay = policy.delay_for_status(attempt, status, call.idempotent, wait)
+                busy = key_in_progress(call, response)
+                delay = policy.delay_for_status(attempt, status, call.idempotent, wait, busy)
                 if delay is None:
                     return response
                 await response.aclose()
@@ -112,6 +117,7 @@ class AsyncAutoScorerClient:
         config: Mapping[str, Any] | None = None,
         async_: bool | None = None,
         timeout: float | None = None,
+        idempotency_key: str | None = None,
         **extra: Any,
     ) -> m.Job:
         """Submit a job; see :meth:`AutoScorerClient.submit_job`."""
@@ -127,7 +133,8 @@ class AsyncAutoScorerClient:
         payload = calls.job_payload(job, fields, async_)
         if timeout is None and not payload.get("async"):
             timeout = SYNC_SUBMIT_TIMEOUT
-        return await self.request(calls.submit_job(payload, timeout))
+        key = self._settings.submit_key(idempotency_key)
+        return await self.request(calls.submit_job(payload, timeout, key))
 
     async def submit_batch(
         self,
@@ -135,9 +142,12 @@ class AsyncAutoScorerClient:
         *,
         async_: bool | None = None,
         max_parallel: int | None = None,
+        idempotency_key: str | None = None,
     ) -> m.BatchSubmitted:
-        """Submit several jobs at once; ``.job_ids`` lists them."""
-        return await self.request(calls.submit_batch(jobs, async_, max_parallel))
+        """Submit several jobs at once (all or nothing); ``.job_ids`` lists them.
+        ``idempotency_key`` works as in :meth:`submit_job`."""
+        key = self._settings.submit_key(idempotency_key)
+        return await self.request(calls.submit_batch(jobs, async_, max_parallel, key))
 
     async def get_job_status(self, job_id: str) -> m.JobStatus:
         """State, progress (0..1) and timestamps of a job."""

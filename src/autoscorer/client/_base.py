@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from typing import Any, TypeVar
 
 import httpx
@@ -32,7 +33,9 @@ class ClientSettings:
         timeout: float | httpx.Timeout | None,
         retries: RetryPolicy | int | None,
         headers: dict[str, str] | None,
+        auto_idempotency: bool = False,
     ) -> None:
+        self.auto_idempotency = auto_idempotency
         self.base_url = (
             base_url or os.environ.get("AUTOSCORER_SERVER") or DEFAULT_BASE_URL
         ).rstrip("/")
@@ -42,6 +45,13 @@ class ClientSettings:
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         if self.api_key:
             self.headers["Authorization"] = f"Bearer {self.api_key}"
+
+    def submit_key(self, idempotency_key: str | None) -> str | None:
+        """The ``Idempotency-Key`` of one submit call: the caller's, else a fresh uuid4
+        when ``auto_idempotency`` is on (kept for every retry of that call)."""
+        if idempotency_key is None and self.auto_idempotency:
+            return str(uuid.uuid4())
+        return idempotency_key
 
 
 def build_request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
@@ -53,8 +63,26 @@ def build_request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> ht
         call.path,
         params=call.params,
         json=call.body,
+        headers=call.headers,
         extensions=extensions,
     )
+
+
+def key_in_progress(call: Call[Any], response: httpx.Response) -> bool:
+    """True for a 409 saying the first request with this call's ``Idempotency-Key``
+    is still being processed (``details.retry``): the same request may be sent again."""
+    if response.status_code != 409 or call.idempotency_key is None:
+        return False
+    try:
+        body = json.loads(response.content)
+    except httpx.ResponseNotRead:
+        return False  # a streamed answer is not read here (submits are never streamed)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    errors = body.get("errors") if _is_envelope(body) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    details = first.get("details") if isinstance(first, dict) else None
+    return isinstance(details, dict) and details.get("retry") is True
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -18,6 +18,7 @@ from autoscorer.client import _models as m
 
 T = TypeVar("T")
 API = "/api/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A followed log stream may stay quiet while a job computes: wait longer for bytes.
 FOLLOW_TIMEOUT = httpx.Timeout(30.0, read=300.0)
 
@@ -33,6 +34,12 @@ class Call(Generic[T]):
     body: Any = None
     idempotent: bool = True
     timeout: float | httpx.Timeout | None = None
+    headers: dict[str, str] | None = None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The ``Idempotency-Key`` this call sends (the same on every retry)."""
+        return (self.headers or {}).get(IDEMPOTENCY_HEADER)
 
 
 def clean(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,26 +75,42 @@ def job_payload(
 # -- jobs ---------------------------------------------------------------------
 
 
-def submit_job(payload: dict[str, Any], timeout: float | None) -> Call[m.Job]:
-    # Retrying a submit is safe only when the job id makes it idempotent.
+def _key_header(idempotency_key: str | None) -> dict[str, str] | None:
+    return None if idempotency_key is None else {IDEMPOTENCY_HEADER: idempotency_key}
+
+
+def submit_job(
+    payload: dict[str, Any], timeout: float | None, idempotency_key: str | None = None
+) -> Call[m.Job]:
+    # Retrying a submit is safe only when its job id or an Idempotency-Key makes the
+    # server answer a repeat with the first job instead of creating another one.
     return Call(
         "POST",
         f"{API}/jobs",
         m.Job.model_validate,
         body=payload,
-        idempotent=bool(payload.get("job_id")),
+        idempotent=bool(payload.get("job_id") or idempotency_key),
         timeout=timeout,
+        headers=_key_header(idempotency_key),
     )
 
 
 def submit_batch(
-    jobs: Iterable[Mapping[str, Any]], async_: bool | None, max_parallel: int | None
+    jobs: Iterable[Mapping[str, Any]],
+    async_: bool | None,
+    max_parallel: int | None,
+    idempotency_key: str | None = None,
 ) -> Call[m.BatchSubmitted]:
     items = [job_payload(j, {}, None) for j in jobs]
     body = clean({"jobs": items, "async": async_, "max_parallel": max_parallel})
     every_id = bool(items) and all(j.get("job_id") for j in items)
     return Call(
-        "POST", f"{API}/jobs/batch", m.BatchSubmitted.model_validate, body=body, idempotent=every_id
+        "POST",
+        f"{API}/jobs/batch",
+        m.BatchSubmitted.model_validate,
+        body=body,
+        idempotent=every_id or bool(idempotency_key),
+        headers=_key_header(idempotency_key),
     )
 
 

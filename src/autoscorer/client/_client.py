@@ -16,6 +16,7 @@ from autoscorer.client._base import (
     ClientSettings,
     build_request,
     handle,
+    key_in_progress,
     result_envelope,
     retry_after,
     transport_error,
@@ -36,6 +37,8 @@ class AutoScorerClient:
     ``base_url`` defaults to ``$AUTOSCORER_SERVER`` then ``http://localhost:8000``;
     ``api_key`` to ``$AUTOSCORER_API_KEY``. ``retries`` is a count or a
     :class:`RetryPolicy`; ``transport`` any ``httpx.BaseTransport``.
+    ``auto_idempotency=True`` gives every ``submit_job``/``submit_batch`` call without
+    an ``idempotency_key`` a fresh uuid4 one, so every submit is safe to retry.
     """
 
     def __init__(
@@ -47,8 +50,11 @@ class AutoScorerClient:
         retries: RetryPolicy | int | None = None,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        auto_idempotency: bool = False,
     ) -> None:
-        self._settings = ClientSettings(base_url, api_key, timeout, retries, headers)
+        self._settings = ClientSettings(
+            base_url, api_key, timeout, retries, headers, auto_idempotency
+        )
         self._http = httpx.Client(
             base_url=self._settings.base_url,
             headers=self._settings.headers,
@@ -90,7 +96,8 @@ class AutoScorerClient:
                     raise transport_error(exc) from exc
             else:
                 status, wait = response.status_code, retry_after(response)
-                delay = policy.delay_for_status(attempt, status, call.idempotent, wait)
+                busy = key_in_progress(call, response)
+                delay = policy.delay_for_status(attempt, status, call.idempotent, wait, busy)
                 if delay is None:
                     return response
                 response.close()
@@ -117,10 +124,18 @@ class AutoScorerClient:
         config: Mapping[str, Any] | None = None,
         async_: bool | None = None,
         timeout: float | None = None,
+        idempotency_key: str | None = None,
         **extra: Any,
     ) -> m.Job:
-        """Submit a job. ``async_=True`` returns at once (status ``submitted``);
-        otherwise the server runs it and the answer carries the result."""
+        """Submit a job. ``async_=True`` returns at once (normally status ``queued``);
+        otherwise the server runs it and the answer carries the result.
+
+        ``idempotency_key`` is sent as the ``Idempotency-Key`` header: a repeat with
+        the same key and body gets the first answer again instead of a second job,
+        so a submit with a key (or a ``job_id``) is retried on 5xx answers and lost
+        connections. With ``auto_idempotency=True`` on the client every submit gets
+        a fresh uuid4 key when none is given.
+        """
         fields = dict(
             job_id=job_id,
             task_type=task_type,
@@ -133,7 +148,8 @@ class AutoScorerClient:
         payload = calls.job_payload(job, fields, async_)
         if timeout is None and not payload.get("async"):
             timeout = SYNC_SUBMIT_TIMEOUT
-        return self.request(calls.submit_job(payload, timeout))
+        key = self._settings.submit_key(idempotency_key)
+        return self.request(calls.submit_job(payload, timeout, key))
 
     def submit_batch(
         self,
@@ -141,9 +157,12 @@ class AutoScorerClient:
         *,
         async_: bool | None = None,
         max_parallel: int | None = None,
+        idempotency_key: str | None = None,
     ) -> m.BatchSubmitted:
-        """Submit several jobs at once; ``.job_ids`` lists them."""
-        return self.request(calls.submit_batch(jobs, async_, max_parallel))
+        """Submit several jobs at once (all or nothing); ``.job_ids`` lists them.
+        ``idempotency_key`` works as in :meth:`submit_job`."""
+        key = self._settings.submit_key(idempotency_key)
+        return self.request(calls.submit_batch(jobs, async_, max_parallel, key))
 
     def get_job_status(self, job_id: str) -> m.JobStatus:
         """State, progress (0..1) and timestamps of a job."""

@@ -4,7 +4,10 @@ Rules:
 - 429 is always retried (the server refused the request before doing anything),
   waiting what ``Retry-After`` says when it is given.
 - 5xx answers and lost connections are retried only for idempotent calls, so a
-  submit without a ``job_id`` is never sent twice.
+  submit without a ``job_id`` or an ``Idempotency-Key`` is never sent twice.
+- 409 CONFLICT with ``details.retry`` true (the first request with the same
+  ``Idempotency-Key`` is still being processed) is retried with backoff: the
+  repeat then gets the first request's answer.
 - A refused connection (nothing was sent) is retried for every call.
 - Otherwise the wait is exponential backoff with jitter: half the step is fixed,
   half random, so many clients that failed together do not retry together.
@@ -38,10 +41,20 @@ class RetryPolicy:
         return step / 2 + self.rng.uniform(0, step / 2)
 
     def delay_for_status(
-        self, attempt: int, status: int, idempotent: bool, retry_after: float | None
+        self,
+        attempt: int,
+        status: int,
+        idempotent: bool,
+        retry_after: float | None,
+        in_progress: bool = False,
     ) -> float | None:
-        """Seconds to wait before retrying after ``status``, or None to give up."""
-        if attempt >= self.max_retries or status not in RETRY_STATUSES:
+        """Seconds to wait before retrying after ``status``, or None to give up.
+
+        ``in_progress``: the answer is a 409 saying that the first request with this
+        call's ``Idempotency-Key`` has not finished yet.
+        """
+        retryable = status in RETRY_STATUSES or (status == 409 and in_progress)
+        if attempt >= self.max_retries or not retryable:
             return None
         if status != 429 and not idempotent:
             return None
