@@ -3,6 +3,7 @@
 import { camelize } from './case.js';
 import { WaitTimeout, type ErrorDetail } from './errors.js';
 import { Http, type Call, type FetchLike, sleep } from './http.js';
+import { IDEMPOTENCY_HEADER, newIdempotencyKey } from './idempotency.js';
 import { LogCursor, PollSchedule, isStream, parseStreamLine, readLines } from './logs.js';
 import { Config, Scorers, Workspaces } from './resources.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
@@ -38,6 +39,29 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** Injectable fetch (default: the global one). */
   fetch?: FetchLike;
+  /**
+   * Give every submitJob/submitBatch call without an `idempotencyKey` a fresh random
+   * one (default false), so every submit is safe to retry.
+   */
+  autoIdempotency?: boolean;
+}
+
+export interface SubmitOptions {
+  /** ms for this request (default: 1 hour for a synchronous submit). */
+  timeout?: number;
+  /**
+   * Sent as the `Idempotency-Key` header: a repeat with the same key and body gets the
+   * first answer instead of a second job, so the submit is retried on 5xx answers and
+   * lost connections.
+   */
+  idempotencyKey?: string;
+}
+
+export interface BatchOptions {
+  async?: boolean;
+  maxParallel?: number;
+  /** As in {@link SubmitOptions.idempotencyKey}. */
+  idempotencyKey?: string;
 }
 
 export interface LogOptions {
@@ -80,8 +104,10 @@ export class AutoScorerClient {
   readonly workspaces: Workspaces;
   readonly config: Config;
   private readonly http: Http;
+  private readonly autoIdempotency: boolean;
 
   constructor(options: ClientOptions = {}) {
+    this.autoIdempotency = options.autoIdempotency ?? false;
     const retries = options.retries ?? 3;
     const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
     if (options.apiKey) headers.Authorization = `Bearer ${options.apiKey}`;
@@ -103,24 +129,38 @@ export class AutoScorerClient {
     return this.http.options.baseUrl;
   }
 
-  /** Submit a job. With `async: true` it answers at once; otherwise with the result. */
-  submitJob(job: JobRequest, options: { timeout?: number } = {}): Promise<Job> {
+  /**
+   * Submit a job. With `async: true` it answers at once (normally status `queued`);
+   * otherwise with the result. A submit with a `jobId` or an `idempotencyKey` is
+   * retried on 5xx answers and lost connections.
+   */
+  submitJob(job: JobRequest, options: SubmitOptions = {}): Promise<Job> {
     const timeout = options.timeout ?? (job.async ? undefined : SYNC_SUBMIT_TIMEOUT);
-    const call: Call = { method: 'POST', path: `${API}/jobs`, body: job, timeout };
-    return this.http.request<Job>({ ...call, idempotent: Boolean(job.jobId) });
+    const key = this.submitKey(options.idempotencyKey);
+    const call: Call = {
+      method: 'POST', path: `${API}/jobs`, body: job, timeout, headers: keyHeader(key),
+    };
+    return this.http.request<Job>({ ...call, idempotent: Boolean(job.jobId || key) });
   }
 
-  /** Submit several jobs; `jobIds` lists them. */
-  async submitBatch(
-    jobs: JobRequest[],
-    options: { async?: boolean; maxParallel?: number } = {},
-  ): Promise<BatchSubmitted> {
+  /** Submit several jobs, all or nothing; `jobIds` lists them. */
+  async submitBatch(jobs: JobRequest[], options: BatchOptions = {}): Promise<BatchSubmitted> {
     const body = { jobs, async: options.async, maxParallel: options.maxParallel };
-    const idempotent = jobs.length > 0 && jobs.every((j) => Boolean(j.jobId));
+    const key = this.submitKey(options.idempotencyKey);
+    const everyId = jobs.length > 0 && jobs.every((j) => Boolean(j.jobId));
     const data = await this.http.request<BatchSubmitted>({
-      method: 'POST', path: `${API}/jobs/batch`, body, idempotent,
+      method: 'POST',
+      path: `${API}/jobs/batch`,
+      body,
+      idempotent: everyId || Boolean(key),
+      headers: keyHeader(key),
     });
     return { ...data, jobIds: data.jobs.map((j) => j.jobId) };
+  }
+
+  /** The key of one submit call: the caller's, else a fresh one with `autoIdempotency`. */
+  private submitKey(given: string | undefined): string | undefined {
+    return given ?? (this.autoIdempotency ? newIdempotencyKey() : undefined);
   }
 
   /** State, progress (0..1) and timestamps of a job. */
@@ -246,6 +286,10 @@ export class AutoScorerClient {
   status(): Promise<SystemStatus> {
     return this.http.request({ method: 'GET', path: `${API}/status` });
   }
+}
+
+function keyHeader(key: string | undefined): Record<string, string> | undefined {
+  return key === undefined ? undefined : { [IDEMPOTENCY_HEADER]: key };
 }
 
 function failureOf(

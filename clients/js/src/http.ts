@@ -10,6 +10,7 @@ import {
   UnexpectedResponse,
   errorClass,
 } from './errors.js';
+import { IDEMPOTENCY_HEADER } from './idempotency.js';
 import { RetryPolicy, parseRetryAfter } from './retry.js';
 
 export interface Call {
@@ -17,8 +18,10 @@ export interface Call {
   path: string;
   query?: Record<string, unknown>;
   body?: unknown;
-  /** False for calls that must not run twice (a submit without jobId). */
+  /** False for calls that must not run twice (a submit without jobId or idempotency key). */
   idempotent?: boolean;
+  /** Extra request headers of this call (e.g. `Idempotency-Key`), kept on every retry. */
+  headers?: Record<string, string>;
   /** Milliseconds; overrides the client's time-out for this call (0 = none). */
   timeout?: number;
 }
@@ -83,7 +86,8 @@ export class Http {
       try {
         const response = await this.once(call, signal);
         const wait = parseRetryAfter(response.headers.get('retry-after'));
-        delay = retry.delayForStatus(attempt, response.status, idempotent, wait);
+        const busy = await keyInProgress(call, response);
+        delay = retry.delayForStatus(attempt, response.status, idempotent, wait, busy);
         if (delay === null) return response;
         await response.body?.cancel();
       } catch (err) {
@@ -103,7 +107,9 @@ export class Http {
     const timer = ms > 0 ? setTimeout(() => controller.abort(), ms) : undefined;
     const onAbort = (): void => controller.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const init: RequestInit = { method: call.method, headers: { ...headers }, signal: controller.signal };
+    const init: RequestInit = {
+      method: call.method, headers: { ...headers, ...call.headers }, signal: controller.signal,
+    };
     if (call.body !== undefined) {
       init.body = JSON.stringify(snakify(call.body));
       (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
@@ -145,6 +151,21 @@ export class Http {
     }
     return isEnvelope ? (body as Envelope) : { success: true, data: body };
   }
+}
+
+/**
+ * True for a 409 saying that the first request with this call's `Idempotency-Key` is
+ * still being processed (`details.retry`): the same request may be sent again. The
+ * answer is read from a clone, so the caller can still read it.
+ */
+async function keyInProgress(call: Call, response: Response): Promise<boolean> {
+  if (response.status !== 409 || !call.headers?.[IDEMPOTENCY_HEADER]) return false;
+  const body = (await readJson(response.clone())) as
+    | { errors?: Array<{ details?: { retry?: unknown } }> }
+    | undefined
+    | null;
+  const first = Array.isArray(body?.errors) ? body?.errors[0] : undefined;
+  return first?.details?.retry === true;
 }
 
 export async function readJson(response: Response): Promise<unknown> {

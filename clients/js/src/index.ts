@@ -1,5 +1,8 @@
 export { AutoScorerClient } from './client.js';
-export type { ClientOptions, FollowOptions, LogOptions, WaitOptions } from './client.js';
+export type {
+  BatchOptions, ClientOptions, FollowOptions, LogOptions, SubmitOptions, WaitOptions,
+} from './client.js';
+export { IDEMPOTENCY_HEADER, newIdempotencyKey } from './idempotency.js';
 export * from './errors.js';
 export { RetryPolicy, parseRetryAfter } from './retry.js';
 export type { RetryOptions } from './retry.js';

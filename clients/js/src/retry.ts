@@ -2,7 +2,9 @@
  * When to retry and how long to wait (the same rules as the Python SDK):
  * - 429 is always retried, waiting what Retry-After says when given;
  * - 5xx answers and lost connections only for idempotent calls (a submit only
- *   when it carries its jobId), so a job is never created twice;
+ *   when it carries its jobId or an idempotency key), so a job is never created twice;
+ * - a 409 saying the first request with the same Idempotency-Key is still being
+ *   processed (`details.retry`) is retried with backoff, then gets the first answer;
  * - a refused connection (nothing was sent) is retried for every call;
  * - otherwise exponential backoff with jitter (half fixed, half random).
  */
@@ -41,14 +43,19 @@ export class RetryPolicy {
     return step / 2 + this.random() * (step / 2);
   }
 
-  /** Milliseconds to wait after an HTTP status, or null to give up. */
+  /**
+   * Milliseconds to wait after an HTTP status, or null to give up. `inProgress`: the
+   * answer is a 409 saying the first request with this Idempotency-Key is still running.
+   */
   delayForStatus(
     attempt: number,
     status: number,
     idempotent: boolean,
     retryAfterMs: number | null,
+    inProgress = false,
   ): number | null {
-    if (attempt >= this.maxRetries || !RETRY_STATUSES.has(status)) return null;
+    const retryable = RETRY_STATUSES.has(status) || (status === 409 && inProgress);
+    if (attempt >= this.maxRetries || !retryable) return null;
     if (status !== 429 && !idempotent) return null;
     if (retryAfterMs !== null) return retryAfterMs <= this.maxRetryAfter ? retryAfterMs : null;
     return this.backoff(attempt);

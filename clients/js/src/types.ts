@@ -35,7 +35,7 @@ export interface JobRequest {
   scorer?: string;
   workspacePath?: string;
   executor?: string;
-  /** Run asynchronously (answer at once with status `submitted`); server default false. */
+  /** Run asynchronously (answer 202 at once, normally with status `queued`); server default false. */
   async?: boolean;
   /** time_limit, resources, scorer_params: sent as is (snake_case keys). */
   config?: Record<string, unknown>;
