@@ -190,3 +190,40 @@ def test_stats_record_parsing() -> None:
     assert sample.cpu == pytest.approx(1.0) and sample.memory == 40_000_000
     first = sample_from_stats({**record, "precpu_stats": {}})
     assert first.cpu is None  # no previous reading yet
+
+
+class FlakyApi:
+    """``client.api`` whose ``remove_container`` fails with the given errors, then works."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    def remove_container(self, container_id: str, force: bool, v: bool) -> None:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def _executor_with(api: FlakyApi) -> DockerExecutor:
+    client = type("Client", (), {"api": api})()
+    return DockerExecutor(client=client, reap_orphans=False)
+
+
+def test_orphan_removal_retries_transient_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker.errors
+
+    sleeps: list[float] = []
+    monkeypatch.setattr("autoscorer.executors.docker.time.sleep", sleeps.append)
+    busy = docker.errors.APIError("removal of container x is already in progress")
+    api = FlakyApi([busy, busy])
+    assert _executor_with(api)._force_remove("c1") is True
+    assert api.calls == 3 and sleeps == [0.2, 0.4]
+
+    sleeps.clear()
+    api = FlakyApi([busy, busy, busy, busy])
+    assert _executor_with(api)._force_remove("c2") is False
+    assert api.calls == 3 and sleeps == [0.2, 0.4]  # no sleep after the last attempt
+
+    gone = docker.errors.NotFound("no such container")
+    api = FlakyApi([gone])
+    assert _executor_with(api)._force_remove("c3") is False and api.calls == 1

@@ -33,6 +33,7 @@ from autoscorer.executors.base import (
     RunSpec,
     Sample,
     SandboxState,
+    logger,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
 from autoscorer.executors.spec import default_user, grant_writable, parse_user
@@ -322,12 +323,30 @@ class DockerExecutor(Executor):
             labels = c.attrs.get("Labels") or {}
             if labels.get(LABEL_KEEP) == "1" or not _is_orphan(labels, me):
                 continue
-            try:
-                self.client.api.remove_container(c.id, force=True, v=True)
+            if self._force_remove(c.id):
                 removed.append(c.id)
-            except docker.errors.APIError:
-                pass  # another executor got there first
         return removed
+
+    def _force_remove(self, container_id: str, attempts: int = 3) -> bool:
+        """Remove an orphan; True if this call removed it. Transient engine errors (a kill
+        or another removal still in progress) are retried with a short back-off."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.client.api.remove_container(container_id, force=True, v=True)
+                return True
+            except docker.errors.NotFound:
+                return False  # another executor got there first
+            except docker.errors.APIError as exc:
+                if attempt == attempts:
+                    logger.warning(
+                        "could not remove orphan container %s after %d attempts: %s",
+                        container_id[:12],
+                        attempts,
+                        exc,
+                    )
+                    return False
+                time.sleep(0.2 * attempt)
+        return False
 
     def managed_containers(self, label: str = LABEL) -> list[str]:
         """Names of containers (any state) carrying ``label`` (``key`` or ``key=value``)."""
