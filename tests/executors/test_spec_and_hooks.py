@@ -12,8 +12,8 @@ import pytest
 from exec_helpers import SOLVE, make_executor, python, write_workspace
 
 from autoscorer.errors import InvalidParameter, WorkspaceInvalid
-from autoscorer.executors.base import Middleware, Run
-from autoscorer.executors.local import LocalExecutor, rlimit_args
+from autoscorer.executors.base import Middleware, Run, RunSpec
+from autoscorer.executors.local import LocalExecutor, LocalSandbox, rlimit_args
 from autoscorer.executors.middleware import _LogPump
 from autoscorer.executors.outcome import RunOutcome
 from autoscorer.executors.spec import apply_overrides, build_spec, safe_job_id
@@ -179,3 +179,66 @@ def test_summary_line_prefers_the_error() -> None:
     assert summary_line(tail) == "ValueError: bad shape"
     assert summary_line("step 1\nstep 2\n") == "step 2"
     assert summary_line("") == "(no output)"
+
+
+class CancelledWhileStarting(LocalExecutor):
+    """cancel() lands while start() runs: the run has no sandbox to kill yet."""
+
+    def start(self, spec: RunSpec, run: Run) -> LocalSandbox:
+        assert self.cancel(spec.job_id)
+        return super().start(spec, run)
+
+
+def test_cancel_during_start_kills_the_new_sandbox(workspace: WsFactory) -> None:
+    import shutil
+    import time
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bwrap is not installed")
+    ex = CancelledWhileStarting(sandbox="bwrap")
+    root = workspace(python("import time; time.sleep(30)"))
+    t0 = time.monotonic()
+    outcome = ex.run(spec_of(root))  # type: ignore[arg-type]
+    assert time.monotonic() - t0 < 5
+    assert outcome.error is not None and outcome.error.code == "CANCELLED"
+
+
+def test_cancel_before_start_runs_nothing(workspace: WsFactory) -> None:
+    rec = Recorder()
+
+    class CancelFirst(Middleware):
+        def before_run(self, run: Run) -> None:
+            run.stop("cancelled")
+
+    ex = make_executor("local", middleware=[CancelFirst(), rec])
+    outcome = ex.run(spec_of(workspace(python("import time; time.sleep(30)"))))  # type: ignore[arg-type]
+    assert outcome.error is not None and outcome.error.code == "CANCELLED"
+    assert outcome.sandbox_id is None
+    assert rec.calls == ["before_run", "after_stop", "after_run:None"]
+
+
+class SlowToReturn(LocalExecutor):
+    """start() returns only after the command has already written its prediction (as
+    ``docker start`` can for a trivial container)."""
+
+    def start(self, spec: RunSpec, run: Run) -> LocalSandbox:
+        import time
+
+        sandbox = super().start(spec, run)
+        pred = spec.workspace.output_dir / "pred.csv"
+        deadline = time.monotonic() + 5
+        while not pred.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        return sandbox
+
+
+def test_prediction_written_before_start_returns_is_fresh(workspace: WsFactory) -> None:
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bwrap is not installed")
+    root = workspace(["sh", "-c", "echo id,label > /workspace/output/pred.csv"])
+    outcome = SlowToReturn(sandbox="bwrap").run(spec_of(root))  # type: ignore[arg-type]
+    assert outcome.ok, outcome.error
+    assert outcome.prediction == "output/pred.csv"

@@ -132,8 +132,8 @@ class Run:
         self.spec = spec
         self.cancel_token = cancel
         self.sandbox: Sandbox | None = None
-        self.started = time.monotonic()
-        self.started_wall = time.time()
+        self.started = time.monotonic()  # reset once the sandbox runs (elapsed, time limit)
+        self.started_wall = time.time()  # outputs older than this are leftovers
         self.ended: float | None = None
         self.stop_reason: str | None = None
         self.state: SandboxState | None = None
@@ -248,9 +248,20 @@ class Executor(abc.ABC):
     def _execute(self, run: Run, on_tick: TickFn | None) -> None:
         try:
             self._hook("before_run", run)
+            if run.cancel_token is not None and run.cancel_token.cancelled:
+                run.stop("cancelled")
+            if run.stop_reason is not None:
+                return  # cancelled before anything started: nothing to run
             run.log("INFO", f"starting {self.name} sandbox for image {run.spec.image}")
+            # a prediction is fresh if written after this instant: a fast command can finish
+            # before start() returns, so the wall clock is read before, not after
+            run.started_wall = time.time()
             run.sandbox = self.start(run.spec, run)
-            run.started, run.started_wall = time.monotonic(), time.time()
+            run.started = time.monotonic()
+            if run.stop_reason is not None:
+                # cancel() arrived while start() ran: it set the reason but had no sandbox
+                # to kill (setting .sandbox before this check closes the window)
+                run.sandbox.kill()
             self._hook("after_start", run)
             self._wait(run, run.sandbox, on_tick)
             run.ended = time.monotonic()
