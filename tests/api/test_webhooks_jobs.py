@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from tests.api.conftest import check_error, data_of
 from tests.ops.test_webhooks_notify import SECRET, Receiver
 

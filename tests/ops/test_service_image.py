@@ -66,3 +66,29 @@ def test_image_runs_as_non_root_with_the_cli(image: str) -> None:
     help_text = _run(image, "--help").stdout
     for command in ("score", "validate", "init-workspace"):
         assert command in help_text
+
+
+def test_serve_and_worker_are_in_the_image(image: str) -> None:
+    help_text = _run(image, "--help").stdout
+    for command in ("serve", "worker", "submit", "pipeline"):
+        assert command in help_text
+    worker = _run(image, "worker", "--help")  # imports Celery and the job system
+    assert worker.returncode == 0 and "--queues" in worker.stdout, worker.stderr
+
+
+def test_the_image_scores_a_workspace(image: str, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    shutil.copytree(ROOT / "examples" / "classification", ws)
+    for sub in ("output", "logs"):
+        (ws / sub).mkdir(exist_ok=True)
+    for path in [ws, *ws.rglob("*")]:  # the image runs as uid 10001
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    proc = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "-v", f"{ws}:/ws", image,
+         "score", "/ws", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert '"score"' in proc.stdout
