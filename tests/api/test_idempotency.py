@@ -56,3 +56,38 @@ def test_batch_keys_and_concurrent_repeats(client, roots) -> None:
         400,
         "INVALID_PARAMETER",
     )
+
+
+def test_expired_and_abandoned_keys_are_free_again(tmp_path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from autoscorer.errors import Conflict
+    from autoscorer.jobs import idempotency as idem
+    from autoscorer.jobs.models import IdempotencyRow
+    from autoscorer.jobs.records import now
+    from autoscorer.jobs.store import JobStore
+
+    store = JobStore(f"sqlite:///{tmp_path / 'k.db'}")
+    keys = idem.IdempotencyKeys(store.session)
+
+    def age(key: str, by: timedelta) -> None:
+        with store.session.begin() as s:
+            stmt = update(IdempotencyRow).where(IdempotencyRow.key == key)
+            s.execute(stmt.values(created_at=now() - by))
+
+    assert keys.reserve("s", "pending", "d1") is None
+    try:
+        keys.reserve("s", "pending", "d1")
+        raise AssertionError("a running reservation must be a conflict")
+    except Conflict as exc:
+        assert exc.details["retry"] is True
+    age("pending", idem.ABANDONED + timedelta(seconds=1))
+    assert keys.reserve("s", "pending", "d2") is None  # the dead request's key is taken over
+    keys.complete("s", "pending", 202, {"job_id": "j"})
+    assert keys.reserve("s", "pending", "d2") == (202, {"job_id": "j"})
+    age("pending", idem.TTL + timedelta(seconds=1))
+    assert keys.purge() == 1
+    assert keys.reserve("s", "pending", "d3") is None
+    store.close()

@@ -20,10 +20,12 @@ from sqlalchemy.orm import sessionmaker
 
 from autoscorer.errors import Conflict
 from autoscorer.jobs.models import IdempotencyRow
-from autoscorer.jobs.records import aware, now
+from autoscorer.jobs.records import aware, iso, now
 
 PENDING = 0  # status_code of a reserved key whose request is still running
 TTL = timedelta(hours=24)  # how long a key is remembered
+# a reservation this old belongs to a request whose server died: the key is free again
+ABANDONED = timedelta(minutes=15)
 
 
 def fingerprint(body: Any) -> str:
@@ -53,9 +55,27 @@ class IdempotencyKeys:
         except IntegrityError:
             pass
         row = self._get(scope, key)
-        if row is None:  # released between our insert and our read: try once more
+        if row is None or self._stale(row):  # released, expired or abandoned: take it over
+            self._forget(scope, key, row)
             return self.reserve(scope, key, digest)
         return _replay(row, key, digest)
+
+    @staticmethod
+    def _stale(row: IdempotencyRow) -> bool:
+        age = now() - (aware(row.created_at) or now())
+        return age > TTL or (row.status_code == PENDING and age > ABANDONED)
+
+    def _forget(self, scope: str, key: str, row: IdempotencyRow | None) -> None:
+        if row is None:
+            return
+        with self.session.begin() as s:
+            s.execute(
+                delete(IdempotencyRow).where(
+                    IdempotencyRow.key == key,
+                    IdempotencyRow.scope == scope,
+                    IdempotencyRow.created_at == row.created_at,
+                )
+            )
 
     def complete(self, scope: str, key: str, status: int, data: dict[str, Any]) -> None:
         with self.session.begin() as s:
@@ -93,7 +113,7 @@ def _replay(row: IdempotencyRow, key: str, digest: str) -> tuple[int, dict[str, 
             f"Idempotency-Key {key!r} was used with a different request body; "
             "use a new key for a new request",
             field="Idempotency-Key",
-            details={"first_used_at": str(aware(row.created_at))},
+            details={"first_used_at": iso(row.created_at)},
         )
     if row.status_code == PENDING:
         raise Conflict(

@@ -32,6 +32,7 @@ class Reaper:
     ) -> None:
         self.store, self.requeue = store, requeue
         self.max_attempts, self.interval = max_attempts, interval
+        self.chores: list[Callable[[], Any]] = []  # other periodic housekeeping
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
 
@@ -45,10 +46,11 @@ class Reaper:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.reap()
-            except Exception:  # the store is briefly unreachable: look again later
-                log.warning("reaping failed", exc_info=True)
+            for chore in [self.reap, *self.chores]:
+                try:
+                    chore()
+                except Exception:  # the store is briefly unreachable: look again later
+                    log.warning("%s failed", getattr(chore, "__name__", chore), exc_info=True)
 
     def reap(self) -> list[str]:
         """One pass; returns the ids it moved."""

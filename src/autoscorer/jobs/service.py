@@ -66,6 +66,9 @@ class JobService:
         self.allowed_callback_hosts: Callable[[], list[str]] | None = None
         self.on_close: list[Callable[[], None]] = []
         self.keys = IdempotencyKeys(store.session)
+        self._purged_at = 0.0
+        if reaper is not None:
+            reaper.chores.append(self.purge_keys)
 
     def start(self, *, recover: bool = True) -> None:
         """Start the queue (and reaper); re-deliver jobs a previous process left queued."""
@@ -164,6 +167,12 @@ class JobService:
 
     def idempotency_release(self, scope: str, key: str) -> None:
         self.keys.release(scope, key)
+
+    def purge_keys(self) -> None:
+        """Forget expired idempotency keys, at most every ten minutes."""
+        if time.monotonic() - self._purged_at > 600:
+            self._purged_at = time.monotonic()
+            self.keys.purge()
 
     # -- cancel -----------------------------------------------------------------
     def cancel(self, job_id: str, reason: str = "User requested cancellation") -> dict[str, Any]:

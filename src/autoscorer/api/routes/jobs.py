@@ -114,6 +114,8 @@ async def cancel_batch(
     request: Request, runtime: RuntimeDep, _: Submitter, body: JobBatchCancel
 ) -> Response:
     service = require(runtime.service)
+    for job_id in body.job_ids:  # an unknown id is a 404 before anything is cancelled
+        await run_in_threadpool(service.get, job_id)
     cancelled, failed = [], []
     for job_id in body.job_ids:
         try:
