@@ -9,22 +9,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from autoscorer.cli.common import console, err_console, parse_json_option, print_json, table
-from autoscorer.client import (
-    AutoScorerClient,
-    AutoScorerClientError,
-    JobStatus,
-    LogEntry,
-    Response,
-    ResultData,
-)
-from autoscorer.client._base import DEFAULT_BASE_URL
 from autoscorer.errors import InvalidParameter
+
+if TYPE_CHECKING:  # the SDK (httpx, pydantic models) loads only when a remote command runs
+    from autoscorer.client import AutoScorerClient, JobStatus, LogEntry, Response, ResultData
+
+DEFAULT_BASE_URL = "http://localhost:8000"  # the SDK's default too
 
 ServerOpt = typer.Option(
     DEFAULT_BASE_URL, "--server", envvar="AUTOSCORER_SERVER", help="Base URL of the API."
@@ -36,6 +32,8 @@ JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instea
 @contextmanager
 def _remote(server: str, api_key: str | None, as_json: bool) -> Iterator[AutoScorerClient]:
     """A client for the command; any SDK error becomes one line and a non-zero exit."""
+    from autoscorer.client import AutoScorerClient, AutoScorerClientError
+
     try:
         with AutoScorerClient(server, api_key=api_key) as client:
             yield client

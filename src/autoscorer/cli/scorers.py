@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape as esc
@@ -17,11 +17,20 @@ from autoscorer.cli.common import (
     print_json,
     table,
 )
-from autoscorer.scorers.registry import ensure_builtins
+
+if TYPE_CHECKING:
+    from autoscorer.scorers.registry import Registry
 
 scorers_app = typer.Typer(
     name="scorers", help="List, inspect, try and load scorers.", no_args_is_help=True
 )
+
+
+def ensure_builtins() -> Registry:
+    """The registry with the built-ins, imported when a command needs it (fast start-up)."""
+    from autoscorer.scorers.registry import ensure_builtins as load
+
+    return load()
 
 
 def say(markup: str) -> None:

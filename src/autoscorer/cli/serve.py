@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from autoscorer.cli.common import handle_errors
-from autoscorer.settings import CONFIG_ENV, Settings
 
 
 def serve_cmd(
@@ -21,6 +20,8 @@ def serve_cmd(
 ) -> None:
     """Serve the REST API (docs at /docs). Zero configuration: SQLite, in-process queue."""
     import uvicorn
+
+    from autoscorer.settings import CONFIG_ENV, Settings
 
     if config is not None:
         # Set in the environment so every worker process reads the same file.

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from autoscorer.settings import Settings
-
 ALL_QUEUES = "score,auto,docker,local,kubernetes"
 
 
@@ -25,6 +23,7 @@ def worker(
     from autoscorer.jobs.queues.celery_queue import CeleryQueue
     from autoscorer.jobs.reaper import Reaper
     from autoscorer.jobs.store import JobStore
+    from autoscorer.settings import Settings
 
     settings = Settings()
     lost = None

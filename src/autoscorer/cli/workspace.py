@@ -11,7 +11,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from autoscorer.cli.common import JsonOpt, console, handle_errors, parse_json_option, print_json
 from autoscorer.errors import AutoScorerError
-from autoscorer.pipeline.scoring import score as score_workspace
 
 
 def validate_cmd(
@@ -97,6 +96,8 @@ def score_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Score predictions in each workspace and write output/result.json."""
+    from autoscorer.pipeline.scoring import score as score_workspace
+
     with handle_errors(as_json):
         params = parse_json_option(scorer_params, "--scorer-params")
     results: dict[str, Any] = {}
