@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger("autoscorer.jobs")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 30_000
+READONLY = "autoscorer_readonly"  # execution option of the engine read-only sessions use
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
@@ -59,9 +60,17 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # writers take the lock at BEGIN (waiting up to the busy timeout) instead of
+        # failing when a read transaction tries to upgrade; readers never block writers
+        readonly = conn.get_execution_options().get(READONLY)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The same pool, for read-only transactions (no write lock on SQLite)."""
+    return engine.execution_options(**{READONLY: True})
 
 
 def alembic_config(engine: Engine) -> Config:

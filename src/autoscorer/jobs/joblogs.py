@@ -26,6 +26,7 @@ class LogMixin:
     """Log methods of :class:`~autoscorer.jobs.store.JobStore`."""
 
     session: sessionmaker[Any]
+    reader: sessionmaker[Any]
 
     def add_log(self, job_id: str, level: str, component: str, message: str) -> None:
         self.add_logs(job_id, [(level, component, message)])
@@ -63,7 +64,7 @@ class LogMixin:
             where.append(JobLogRow.level.in_(wanted))
         if since is not None:
             where.append(JobLogRow.timestamp > _since(since))
-        with self.session() as s:
+        with self.reader() as s:
             if s.get(JobRow, job_id) is None:
                 raise JobNotFound(f"job {job_id} not found", field="job_id")
             total = s.scalar(select(func.count()).select_from(JobLogRow).where(*where)) or 0

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from autoscorer.errors import Conflict, JobNotFound
-from autoscorer.jobs.db import make_engine, migrate
+from autoscorer.jobs.db import make_engine, migrate, read_engine
 from autoscorer.jobs.joblogs import LogMixin
 from autoscorer.jobs.models import JobRow
 from autoscorer.jobs.records import STATES, iso, job_dict, now
@@ -59,6 +59,7 @@ class JobStore(LogMixin):
         self.engine = engine or make_engine(url)
         migrate(self.engine)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.reader = sessionmaker(read_engine(self.engine), expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,7 +85,7 @@ class JobStore(LogMixin):
         """Insert several jobs in one transaction: all of them or none."""
         ids = [item["job_id"] for item in items]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
-        with self.session() as s:
+        with self.reader() as s:
             dupes += list(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
         if dupes:
             raise Conflict(
@@ -114,7 +115,7 @@ class JobStore(LogMixin):
         return [job_dict(r) for r in rows]
 
     def get(self, job_id: str) -> dict[str, Any]:
-        with self.session() as s:
+        with self.reader() as s:
             row = s.get(JobRow, job_id)
             if row is None:
                 raise JobNotFound(f"job {job_id} not found", field="job_id")
@@ -142,7 +143,7 @@ class JobStore(LogMixin):
         ]
         key = SORTS[sort]
         ordering: Any = [key.desc() if order == "desc" else key.asc(), JobRow.job_id.asc()]
-        with self.session() as s:
+        with self.reader() as s:
             total = s.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
             rows = s.scalars(
                 select(JobRow).where(*where).order_by(*ordering).limit(limit).offset(offset)
@@ -154,7 +155,7 @@ class JobStore(LogMixin):
         where: Any = [JobRow.status.in_(list(statuses))]
         if queue is not None:
             where.append(JobRow.queue == queue)
-        with self.session() as s:
+        with self.reader() as s:
             return list(s.scalars(select(JobRow.job_id).where(*where).order_by(JobRow.created_at)))
 
     # -- transitions -------------------------------------------------------
@@ -215,7 +216,7 @@ class JobStore(LogMixin):
     def expired(self, at: datetime | None = None) -> Records:
         """Running jobs whose lease ran out: their worker is gone."""
         stamp = at or now()
-        with self.session() as s:
+        with self.reader() as s:
             rows = s.scalars(
                 select(JobRow).where(JobRow.status == "running", JobRow.lease_until < stamp)
             )
@@ -237,7 +238,7 @@ class JobStore(LogMixin):
     # -- statistics ---------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Jobs per state, every state present."""
-        with self.session() as s:
+        with self.reader() as s:
             rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
         by = dict.fromkeys(STATES, 0)
         by.update({status: int(n) for status, n in rows})
@@ -250,7 +251,7 @@ class JobStore(LogMixin):
             func.cast(JobRow.status.in_(["completed", "failed"]), JobRow.attempts.type)
         )
         stmt = select(JobRow.scorer, func.count(), func.max(JobRow.created_at), ok, finished)
-        with self.session() as s:
+        with self.reader() as s:
             rows = s.execute(stmt.where(JobRow.scorer.is_not(None)).group_by(JobRow.scorer)).all()
         return {
             name: {
@@ -266,6 +267,6 @@ class JobStore(LogMixin):
         if scorer is not None:
             where.append(JobRow.scorer == scorer)
         stmt = select(JobRow.execution_time).where(*where)
-        with self.session() as s:
+        with self.reader() as s:
             values = s.scalars(stmt.order_by(JobRow.completed_at.desc()).limit(limit))
             return [float(v) for v in values]

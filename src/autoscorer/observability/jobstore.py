@@ -28,6 +28,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import Engine, SQLColumnExpression, case, extract, func, select
 
+from autoscorer.jobs.db import read_engine
 from autoscorer.jobs.models import JobRow
 
 log = logging.getLogger("autoscorer.observability")
@@ -110,7 +111,7 @@ def read_snapshot(engine: Engine) -> Snapshot:
         JobRow.status, JobRow.scorer, JobRow.error_code, JobRow.queue, func.count()
     ).group_by(JobRow.status, JobRow.scorer, JobRow.error_code, JobRow.queue)
     columns = [col for s in series.values() for col in _bucket_columns(s)]
-    with engine.connect() as conn:
+    with read_engine(engine).connect() as conn:  # a read transaction: no SQLite write lock
         groups = [tuple(r) for r in conn.execute(grouped).all()]
         hist = dict(conn.execute(select(*columns).select_from(JobRow)).one()._mapping)
     return Snapshot(groups, hist, series)  # type: ignore[arg-type]
