@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from autoscorer.errors import InvalidParameter
+from autoscorer.observability.metrics import count_webhook_failure
 
 SIGNATURE_HEADER = "X-AutoScorer-Signature"
 TIMESTAMP_HEADER = "X-AutoScorer-Timestamp"
@@ -270,6 +271,8 @@ class WebhookDispatcher:
         return delay * (0.5 + random.random() / 2)
 
     def _report(self, attempt: Attempt) -> None:
+        if attempt.outcome in (RETRYING, GAVE_UP):
+            count_webhook_failure(_reason(attempt))
         try:
             if self.on_attempt is not None:
                 self.on_attempt(attempt)
@@ -293,6 +296,16 @@ class WebhookDispatcher:
         except Exception as exc:  # any failure is this attempt's outcome, not the worker's end
             code, error = None, f"{type(exc).__name__}: {exc}"
         return _Result(delivery, code, error, time.perf_counter() - t0)
+
+
+def _reason(attempt: Attempt) -> str:
+    """A small, fixed set of label values for the failure counter."""
+    if attempt.outcome == GAVE_UP:
+        return "gave_up"
+    code = attempt.status_code
+    if code is None:
+        return "timeout" if "Timeout" in (attempt.error or "") else "connection"
+    return "http_5xx" if code >= 500 else "http_4xx" if code >= 400 else f"http_{code // 100}xx"
 
 
 def signed_request(event: Mapping[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:

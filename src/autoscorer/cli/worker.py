@@ -16,6 +16,9 @@ def worker(
     hostname: str | None = typer.Option(None, help="Worker name (default: celery@host)"),
     loglevel: str = typer.Option("INFO", help="Log level"),
     reaper: bool = typer.Option(True, help="Also requeue jobs whose worker vanished"),
+    metrics_port: int | None = typer.Option(
+        None, help="Serve this worker's Prometheus metrics on this port (see docs/metrics.md)"
+    ),
 ) -> None:
     """Run jobs from the broker (AUTOSCORER_BROKER_URL) against the store
     (AUTOSCORER_DATABASE_URL). Start as many as you like, on as many machines."""
@@ -23,9 +26,13 @@ def worker(
     from autoscorer.jobs.queues.celery_queue import CeleryQueue
     from autoscorer.jobs.reaper import Reaper
     from autoscorer.jobs.store import JobStore
+    from autoscorer.observability import configure_logging, start_worker_exporter
     from autoscorer.settings import Settings
 
     settings = Settings()
+    configure_logging(settings)
+    if metrics_port is not None:
+        start_worker_exporter(metrics_port)
     lost = None
     if reaper:
         store = JobStore(settings.database_url)

@@ -37,6 +37,7 @@ from autoscorer.executors.base import (
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
 from autoscorer.executors.spec import default_user, grant_writable, parse_user
+from autoscorer.observability.metrics import observe_container_start
 
 LABEL = "autoscorer.managed"
 LABEL_OWNER = "autoscorer.owner"
@@ -299,6 +300,7 @@ class DockerExecutor(Executor):
         kwargs = self.container_kwargs(spec)
         image = self._image(spec)
         grant_writable(spec, kwargs["user"])
+        t0 = time.perf_counter()
         try:
             container = self.client.containers.create(**kwargs)
         except docker.errors.APIError as exc:
@@ -311,6 +313,7 @@ class DockerExecutor(Executor):
         except Exception:
             container.remove(force=True)
             raise
+        observe_container_start(time.perf_counter() - t0, "docker")
         run.log("INFO", f"container {container.name} started")
         return DockerSandbox(container, image_digest(image.attrs))
 

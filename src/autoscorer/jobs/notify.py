@@ -40,6 +40,7 @@ from pydantic import SecretStr
 
 from autoscorer.errors import InvalidParameter
 from autoscorer.jobs.events import JobEvent
+from autoscorer.observability.metrics import count_webhook_failure
 from autoscorer.webhooks import (
     DELIVERED,
     DROPPED,
@@ -136,6 +137,7 @@ class WebhookNotifier:
             return
         refusal = self._refusal(url)
         if refusal is not None:
+            count_webhook_failure("refused_url")
             message = f"job.{event.status} not sent to {redact_url(url)}: {refusal}"
             self._logs.put(event.job_id, "WARNING", message)
         elif self._dispatcher is not None:

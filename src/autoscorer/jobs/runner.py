@@ -20,6 +20,7 @@ from autoscorer.jobs.eta import estimate
 from autoscorer.jobs.events import JobEvent, publish
 from autoscorer.jobs.records import now
 from autoscorer.jobs.store import JobStore
+from autoscorer.observability.context import bind_context
 from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
 from autoscorer.workspace.models import Result
 
@@ -57,6 +58,11 @@ class JobRunner:
         job = self.store.claim(job_id, self.worker_id, self.lease)
         if job is None:
             return self._not_claimed(job_id)
+        with bind_context(job_id=job_id, request_id=job.get("request_id")):
+            return self._run_claimed(job)
+
+    def _run_claimed(self, job: dict[str, Any]) -> Outcome:
+        job_id = job["job_id"]
         publish(JobEvent(job_id, "running", "queued", job))
         self.store.add_log(
             job_id, "INFO", "worker", f"started on {self.worker_id} (attempt {job['attempts']})"
