@@ -95,14 +95,20 @@ def _live_children() -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def no_leftovers(docker_client: Any) -> Iterator[None]:
-    """After every test: no container with this session's label, no stray child process."""
+    """After every test: no container with this session's label, no stray child process
+    (children that existed before the test, e.g. another suite's session server, don't count)."""
+    before = {p.pid for p in _live_children()}
+
+    def new_children() -> list[psutil.Process]:
+        return [p for p in _live_children() if p.pid not in before]
+
     yield
     if docker_client is not None:
         assert _leftover_containers(docker_client) == [], "containers left behind"
     deadline = time.monotonic() + 2
-    while _live_children() and time.monotonic() < deadline:
+    while new_children() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _live_children() == [], "processes left behind"
+    assert new_children() == [], "processes left behind"
 
 
 @pytest.fixture
