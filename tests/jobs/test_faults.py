@@ -195,6 +195,7 @@ def test_inprocess_service_killed_mid_queue_recovers_every_job(
 
 
 # -- (c) 1,000 submissions from 8 concurrent clients ----------------------------------------
+@pytest.mark.slow  # about 50-60 s on 2 cores: ~80 ms of CPU per job, GIL per process
 def test_a_thousand_submissions_from_eight_clients(database_factory: Any, tmp_path: Path) -> None:
     """8 processes, each its own service on one SQLite file, submit 125 jobs each at the
     same moment (and run them: every service also re-delivers the others' queued jobs
