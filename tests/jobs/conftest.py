@@ -118,14 +118,19 @@ def start_backend(
         values["broker_url"] = brokers.use(queue, lane)
     values.update(settings)
     service = build_service(Settings(**values))
-    if queue != "inprocess":
-        for _ in range(workers):
-            broker = values["broker_url"]
-            started.append(
-                Worker(root, database_url, broker, lane, pool=pool, concurrency=concurrency)
-            )
-        for w in started:
-            w.wait_ready()
+    try:
+        if queue != "inprocess":
+            for _ in range(workers):
+                broker = values["broker_url"]
+                started.append(
+                    Worker(root, database_url, broker, lane, pool=pool, concurrency=concurrency)
+                )
+            app = service.queue.app  # type: ignore[attr-defined]
+            for w in started:
+                w.wait_ready(app)
+    except BaseException:  # nothing left running behind a failed set-up
+        stop_backend(Backend(queue, store, service, database_url, lane, root, started))
+        raise
     return Backend(queue, store, service, database_url, lane, root, started)
 
 

@@ -255,11 +255,15 @@ class Worker:
     def pid(self) -> int:
         return self.proc.pid
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, app: Any, timeout: float = 60) -> None:
+        """Until the worker answers a broadcast ping on the broker (its log format is not
+        ours to rely on)."""
+
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker {self.name} exited:\n{self.output()}")
-            return " ready." in self.output()
+            replies = app.control.ping(timeout=0.5) or []
+            return any(name.startswith(f"{self.name}@") for r in replies for name in r)
 
         wait_for(ready, timeout, f"worker {self.name} to be ready", step=0.1)
 
