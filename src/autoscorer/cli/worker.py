@@ -22,6 +22,7 @@ def worker(
 ) -> None:
     """Run jobs from the broker (AUTOSCORER_BROKER_URL) against the store
     (AUTOSCORER_DATABASE_URL). Start as many as you like, on as many machines."""
+    from autoscorer.jobs import hooks
     from autoscorer.jobs.queues.celery_app import app
     from autoscorer.jobs.queues.celery_queue import CeleryQueue
     from autoscorer.jobs.reaper import Reaper
@@ -36,6 +37,7 @@ def worker(
     lost = None
     if reaper:
         store = JobStore(settings.database_url)
+        hooks.install(settings, store)  # the reaper's requeues and WORKER_LOST send webhooks too
         lost = Reaper(
             store,
             CeleryQueue(app).enqueue,

@@ -45,6 +45,7 @@ class JobRunner:
         self.store, self.worker_id, self.lease = store, worker_id, lease_seconds
         self._tokens: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def cancel_local(self, job_id: str, reason: str) -> bool:
         """Stop a job this process is running now (faster than waiting for a heartbeat)."""
@@ -75,8 +76,28 @@ class JobRunner:
         finally:
             with self._lock:
                 self._tokens.pop(job_id, None)
-        self._finish(job, result)
+        if self._stopping.is_set():
+            self._hand_back(job)
+        else:
+            self._finish(job, result)
         return Outcome.DONE
+
+    def stop(self, reason: str = "worker shutting down") -> None:
+        """Stop every run of this process; their jobs go back to ``queued`` for the next start."""
+        self._stopping.set()
+        with self._lock:
+            tokens = list(self._tokens.values())
+        for token in tokens:
+            token.cancel(reason)
+
+    def _hand_back(self, job: dict[str, Any]) -> None:
+        back = self.store.finish(
+            job["job_id"], self.worker_id, "queued", stage="requeued", progress=0.0,
+            started_at=None,
+        )  # fmt: skip
+        if back is not None:
+            self.store.add_log(job["job_id"], "WARNING", "worker", "stopped by shutdown; requeued")
+            publish(JobEvent(job["job_id"], "queued", "running", back))
 
     def _not_claimed(self, job_id: str) -> Outcome:
         try:

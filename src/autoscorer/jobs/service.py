@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from autoscorer.errors import Cancelled, Conflict
+from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
 from autoscorer.jobs.eta import estimate
 from autoscorer.jobs.events import JobEvent, publish
 from autoscorer.jobs.idempotency import IdempotencyKeys
@@ -123,8 +123,28 @@ class JobService:
         )
         record = queued or self.store.get(job_id)
         publish(JobEvent(job_id, "queued", "submitted", record))
-        self.queue.enqueue(record)
+        try:
+            self.queue.enqueue(record)
+        except Exception as exc:  # broker unreachable: fail the job now, never leave it queued
+            raise self._undeliverable(record, exc) from exc
         return record
+
+    def _undeliverable(self, record: dict[str, Any], cause: Exception) -> ServiceUnavailable:
+        exc = ServiceUnavailable(
+            f"the job queue ({self.queue.name}) did not accept job {record['job_id']}: {cause}; "
+            "check the broker and submit again",
+            details={"component": "queue", "job_id": record["job_id"]},
+        )
+        stamp = now()
+        failed = self.store.transition(
+            record["job_id"], "failed", allowed_from=["queued", "submitted"],
+            completed_at=stamp, stage="failed", error=exc.to_dict(), error_code=exc.code,
+            result=failure_result(exc, scorer=record.get("scorer")).to_json_dict(),
+        )  # fmt: skip
+        self.store.add_log(record["job_id"], "ERROR", "api", exc.message)
+        if failed is not None:
+            publish(JobEvent(record["job_id"], "failed", "queued", failed))
+        return exc
 
     # -- read -------------------------------------------------------------------
     def get(self, job_id: str) -> dict[str, Any]:

@@ -43,7 +43,10 @@ class InProcessQueue(JobQueue):
         self.runner.cancel_local(job_id, reason)
 
     def close(self) -> None:
+        """Stop at once: queued work stays queued in the store, running jobs are stopped
+        and handed back to ``queued``; the next start runs them again."""
         self._closed.set()
+        self.runner.stop()
         with self._lock:
             pools = list(self._pools.values())
         for pool in pools:
