@@ -4,6 +4,7 @@ the job's time limit; with no history, the time limit itself (an upper bound).""
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,7 +51,12 @@ def _limits(job: dict[str, Any]) -> tuple[float, bool]:
 
 def expected_seconds(store: DurationSource, job: dict[str, Any]) -> float:
     limit, container = _limits(job)
-    recent = store.recent_durations(job.get("scorer"))
+    return expected(limit, container, store.recent_durations(job.get("scorer")))
+
+
+def expected(limit: float, container: bool, recent: Sequence[float]) -> float:
+    """Median of the recent durations, capped by the limit; no history: the limit, or a
+    short guess for a score-only job."""
     if recent:
         return min(statistics.median(recent), limit)
     return limit if container else min(SCORE_ONLY_GUESS, limit)
@@ -58,3 +64,19 @@ def expected_seconds(store: DurationSource, job: dict[str, Any]) -> float:
 
 def estimate(store: DurationSource, job: dict[str, Any], start: datetime | None = None) -> Expected:
     return Expected(expected_seconds(store, job), start or now())
+
+
+class CachedDurations:
+    """Recent durations per scorer, re-read at most every ``ttl`` seconds (submit is hot)."""
+
+    def __init__(self, store: DurationSource, ttl: float = 10.0) -> None:
+        self.store, self.ttl = store, ttl
+        self._seen: dict[str | None, tuple[float, Sequence[float]]] = {}
+
+    def recent_durations(self, scorer: str | None, limit: int = 20) -> Sequence[float]:
+        hit = self._seen.get(scorer)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        values = self.store.recent_durations(scorer, limit)
+        self._seen[scorer] = (time.monotonic(), values)
+        return values

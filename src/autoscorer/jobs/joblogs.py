@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from autoscorer.errors import InvalidParameter, JobNotFound
 from autoscorer.jobs.models import JobLogRow, JobRow
@@ -13,6 +15,28 @@ from autoscorer.jobs.records import log_dict, now, parse_iso
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 MAX_MESSAGE = 8000  # characters kept of one line (a container can print anything)
+
+
+# (level, component, message), optionally followed by the time it was said (else: now)
+Entry = tuple[str, str, str] | tuple[str, str, str, datetime]
+
+
+def write_logs(session: Session, job_id: str, entries: Sequence[Entry]) -> None:
+    """Insert log lines inside the caller's transaction (one round trip)."""
+    if not entries:
+        return
+    stamp = now()
+    rows = [
+        {
+            "job_id": job_id,
+            "timestamp": entry[3] if len(entry) > 3 else stamp,
+            "level": _level_name(entry[0]),
+            "component": entry[1][:32],
+            "message": entry[2][:MAX_MESSAGE],
+        }
+        for entry in entries
+    ]
+    session.execute(insert(JobLogRow), rows)
 
 
 def _level_name(level: str) -> str:
@@ -31,21 +55,10 @@ class LogMixin:
     def add_log(self, job_id: str, level: str, component: str, message: str) -> None:
         self.add_logs(job_id, [(level, component, message)])
 
-    def add_logs(self, job_id: str, entries: list[tuple[str, str, str]]) -> None:
-        stamp = now()
-        rows = [
-            {
-                "job_id": job_id,
-                "timestamp": stamp,
-                "level": _level_name(level),
-                "component": component[:32],
-                "message": message[:MAX_MESSAGE],
-            }
-            for level, component, message in entries
-        ]
-        if rows:
+    def add_logs(self, job_id: str, entries: Sequence[Entry]) -> None:
+        if entries:
             with self.session.begin() as s:
-                s.execute(insert(JobLogRow), rows)
+                write_logs(s, job_id, entries)
 
     def logs(
         self,

@@ -16,8 +16,9 @@ import uuid
 from enum import Enum
 from typing import Any
 
-from autoscorer.jobs.eta import estimate
+from autoscorer.jobs.eta import Expected, estimate
 from autoscorer.jobs.events import JobEvent, publish
+from autoscorer.jobs.joblogs import Entry
 from autoscorer.jobs.records import now
 from autoscorer.jobs.store import JobStore
 from autoscorer.observability.context import bind_context
@@ -65,21 +66,19 @@ class JobRunner:
     def _run_claimed(self, job: dict[str, Any]) -> Outcome:
         job_id = job["job_id"]
         publish(JobEvent(job_id, "running", "queued", job))
-        self.store.add_log(
-            job_id, "INFO", "worker", f"started on {self.worker_id} (attempt {job['attempts']})"
-        )
         token = CancelToken()
+        beat = Heartbeat(self, job, token)
         with self._lock:
             self._tokens[job_id] = token
         try:
-            result = self._execute(job, token)
+            result = self._execute(job, beat)
         finally:
             with self._lock:
                 self._tokens.pop(job_id, None)
         if self._stopping.is_set():
-            self._hand_back(job)
+            self._hand_back(job, beat.drain())
         else:
-            self._finish(job, result)
+            self._finish(job, result, beat.drain())
         return Outcome.DONE
 
     def stop(self, reason: str = "worker shutting down") -> None:
@@ -90,13 +89,13 @@ class JobRunner:
         for token in tokens:
             token.cancel(reason)
 
-    def _hand_back(self, job: dict[str, Any]) -> None:
+    def _hand_back(self, job: dict[str, Any], logs: list[Entry]) -> None:
+        logs.append(("WARNING", "worker", "stopped by shutdown; requeued", now()))
         back = self.store.finish(
-            job["job_id"], self.worker_id, "queued", stage="requeued", progress=0.0,
-            started_at=None,
+            job["job_id"], self.worker_id, "queued", logs=logs, stage="requeued",
+            progress=0.0, started_at=None,
         )  # fmt: skip
         if back is not None:
-            self.store.add_log(job["job_id"], "WARNING", "worker", "stopped by shutdown; requeued")
             publish(JobEvent(job["job_id"], "queued", "running", back))
 
     def _not_claimed(self, job_id: str) -> Outcome:
@@ -106,28 +105,32 @@ class JobRunner:
             return Outcome.SKIPPED
         return Outcome.BUSY if status in ("queued", "submitted", "running") else Outcome.SKIPPED
 
-    def _execute(self, job: dict[str, Any], token: CancelToken) -> Result:
-        beat = Heartbeat(self, job, token)
+    def _execute(self, job: dict[str, Any], beat: Heartbeat) -> Result:
         beat.start()
         try:
             return run_pipeline(
-                _request(job), on_progress=beat.progress, on_log=beat.log, cancel=token
+                _request(job), on_progress=beat.progress, on_log=beat.log, cancel=beat.token
             )
         finally:
             beat.stop()
 
-    def _finish(self, job: dict[str, Any], result: Result) -> None:
+    def _finish(self, job: dict[str, Any], result: Result, logs: list[Entry]) -> None:
+        """Store the outcome and the job's last log lines in one transaction."""
         data = result.to_json_dict()
         error = data.get("error")
         status = "failed" if error else "completed"
         timing = data.get("timing") or {}
+        message = status + (f": [{error['code']}] {error.get('message')}" if error else "")
+        ended = now()
+        logs.append(("ERROR" if error else "INFO", "worker", message, ended))
         done = self.store.finish(
             job["job_id"],
             self.worker_id,
             status,
+            logs=logs,
             progress=1.0 if status == "completed" else job.get("progress", 0.0),
             stage="done" if status == "completed" else "failed",
-            completed_at=now(),
+            completed_at=ended,
             result=data,
             error=error,
             error_code=(error or {}).get("code"),
@@ -138,25 +141,24 @@ class JobRunner:
             resources=data.get("resources"),
             estimated_completion=None,
         )
-        if done is None:  # cancelled (or reaped) while we ran: that state stands
-            return
-        level = "ERROR" if error else "INFO"
-        message = f"{status}" + (f": [{error['code']}] {error.get('message')}" if error else "")
-        self.store.add_log(job["job_id"], level, "worker", message)
-        publish(JobEvent(job["job_id"], status, "running", done))
+        if done is not None:  # else cancelled (or reaped) while we ran: that state stands
+            publish(JobEvent(job["job_id"], status, "running", done))
 
 
 class Heartbeat:
-    """Renews the lease, writes progress, and turns a stored cancel into the token."""
+    """Renews the lease, writes progress and log lines, and turns a stored cancel into the
+    token. Progress and log lines are kept in memory and written on each beat (and by the
+    finish), so a short job costs no writes between its claim and its end."""
 
     def __init__(self, runner: JobRunner, job: dict[str, Any], token: CancelToken) -> None:
         self.runner, self.job, self.token = runner, job, token
         self.interval = max(0.2, min(1.0, runner.lease / 3))
         self._stop = threading.Event()
         self._fields: dict[str, Any] = {}
+        self._logs: list[Entry] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
-        self._expected = estimate(runner.store, job)
+        self._expected: Expected | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -167,28 +169,37 @@ class Heartbeat:
 
     def progress(self, stage: str, value: float) -> None:
         with self._lock:
-            changed = self._fields.get("stage") != stage
             self._fields.update(stage=stage, progress=max(0.0, min(1.0, value)))
-        if changed:  # stages are few: write them at once so the status is fresh
-            self._beat()
 
     def log(self, level: str, component: str, message: str) -> None:
-        self.runner.store.add_log(self.job["job_id"], level, component, message)
+        with self._lock:
+            self._logs.append((level, component, message, now()))
+
+    def drain(self) -> list[Entry]:
+        """The lines not written yet (the caller writes them)."""
+        with self._lock:
+            logs, self._logs = self._logs, []
+        return logs
 
     def _loop(self) -> None:
-        self._beat()
         while not self._stop.wait(self.interval):
             self._beat()
 
     def _beat(self) -> None:
+        if self._expected is None:  # only jobs that outlive one beat need an ETA
+            self._expected = estimate(self.runner.store, self.job)
         with self._lock:
             fields = dict(self._fields)
         fields["estimated_completion"] = self._expected.eta(fields.get("progress", 0.0))
-        r = self.runner
+        logs, r = self.drain(), self.runner
         try:
-            status = r.store.heartbeat(self.job["job_id"], r.worker_id, r.lease, **fields)
-        except Exception:  # the store is briefly unreachable: try again next beat
+            status = r.store.heartbeat(
+                self.job["job_id"], r.worker_id, r.lease, logs=logs, **fields
+            )
+        except Exception:  # the store is briefly unreachable: keep the lines, try again
             log.warning("heartbeat of %s failed", self.job["job_id"], exc_info=True)
+            with self._lock:
+                self._logs[:0] = logs
             return
         if status != "running" and not self.token.cancelled:
             self.token.cancel("cancelled" if status == "cancelled" else f"job is {status}")

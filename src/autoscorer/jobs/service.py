@@ -6,14 +6,16 @@ worker through the queue backend.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
-from autoscorer.jobs.eta import estimate
-from autoscorer.jobs.events import JobEvent, publish
+from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
+from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
@@ -25,7 +27,7 @@ from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
 from autoscorer.workspace.layout import Workspace
 
-WAIT_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2)  # polling back-off of wait(), seconds
+WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
 
 Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
 Ids = list[str]
@@ -35,8 +37,10 @@ def new_job_id() -> str:
     return f"job-{uuid.uuid4().hex[:16]}"
 
 
-def prepare(job: dict[str, Any], default_executor: str = "auto") -> dict[str, Any]:
-    """Fill scorer/task_type from meta.json, check them, and pick the queue."""
+def prepare(
+    job: dict[str, Any], default_executor: str = "auto", durations: DurationSource | None = None
+) -> dict[str, Any]:
+    """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end."""
     meta = Workspace.at(job["workspace_path"]).load_meta()
     config = dict(job.get("config") or {})
     scorer = job.get("scorer") or meta.scorer
@@ -44,6 +48,9 @@ def prepare(job: dict[str, Any], default_executor: str = "auto") -> dict[str, An
         get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later
     executor = job.get("executor") or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
+    limit = float(config.get("time_limit") or meta.time_limit)
+    recent = durations.recent_durations(scorer) if durations is not None else ()
+    seconds = expected(limit, meta.container is not None, recent)
     return {
         "job_id": job.get("job_id") or new_job_id(),
         "task_type": job.get("task_type") or meta.task_type,
@@ -54,6 +61,7 @@ def prepare(job: dict[str, Any], default_executor: str = "auto") -> dict[str, An
         "queue": queue_name(meta, executor, config),
         "callback_url": job.get("callback_url"),
         "request_id": job.get("request_id"),
+        "estimated_completion": now() + timedelta(seconds=seconds),
     }
 
 
@@ -66,6 +74,10 @@ class JobService:
         self.allowed_callback_hosts: Callable[[], list[str]] | None = None
         self.on_close: list[Callable[[], None]] = []
         self.keys = IdempotencyKeys(store.session)
+        self.durations = CachedDurations(store)
+        self._waiters: dict[str, list[threading.Event]] = {}
+        self._waiters_lock = threading.Lock()
+        self.on_close.append(subscribe(self._wake))
         self._purged_at = 0.0
         if reaper is not None:
             reaper.chores.append(self.purge_keys)
@@ -89,14 +101,15 @@ class JobService:
 
     # -- submit ---------------------------------------------------------------
     def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        record = self.store.add(self._prepare(job))
-        return self._enqueue(record)
+        """One transaction stores the job as ``queued`` with its first log line."""
+        record = self.store.add(self._prepare(job), status="queued", log=True)
+        return self._deliver(record)
 
     def _prepare(self, job: dict[str, Any]) -> dict[str, Any]:
         """Checked fields of a new job; a callback URL outside the allow-list is refused."""
         if job.get("callback_url") and self.allowed_callback_hosts is not None:
             check_url(job["callback_url"], self.allowed_callback_hosts())
-        return prepare(job, self.default_executor)
+        return prepare(job, self.default_executor, self.durations)
 
     def submit_batch(self, jobs: Records, *, max_parallel: int | None = None) -> dict[str, Any]:
         """All or nothing: every job is checked before any is stored."""
@@ -104,8 +117,8 @@ class JobService:
         prepared = [self._prepare(j) for j in jobs]
         for item in prepared:
             item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
-        records = self.store.add_many(prepared)
-        queued = [self._enqueue(r) for r in records]
+        records = self.store.add_many(prepared, status="queued", log=True)
+        queued = [self._deliver(r) for r in records]
         return {
             "batch_id": batch_id,
             "submitted_jobs": len(queued),
@@ -114,15 +127,8 @@ class JobService:
             "jobs": [{"job_id": j["job_id"], "status": j["status"]} for j in queued],
         }
 
-    def _enqueue(self, record: dict[str, Any]) -> dict[str, Any]:
-        job_id = record["job_id"]
-        self.store.add_log(job_id, "INFO", "api", f"submitted to queue {record['queue']}")
-        eta = estimate(self.store, record).eta(0.0)
-        queued = self.store.transition(
-            job_id, "queued", allowed_from=["submitted"], estimated_completion=eta
-        )
-        record = queued or self.store.get(job_id)
-        publish(JobEvent(job_id, "queued", "submitted", record))
+    def _deliver(self, record: dict[str, Any]) -> dict[str, Any]:
+        publish(JobEvent(record["job_id"], "queued", "submitted", record))
         try:
             self.queue.enqueue(record)
         except Exception as exc:  # broker unreachable: fail the job now, never leave it queued
@@ -151,16 +157,31 @@ class JobService:
         return self.store.get(job_id)
 
     def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
-        """The job once terminal, or as it is when ``timeout`` seconds have passed."""
-        deadline = time.monotonic() + timeout
-        step = 0
-        while True:
-            job = self.store.get(job_id)
-            left = deadline - time.monotonic()
-            if job["status"] in TERMINAL or left <= 0:
-                return job
-            time.sleep(min(WAIT_STEPS[min(step, len(WAIT_STEPS) - 1)], left))
-            step += 1
+        """The job once terminal, or as it is when ``timeout`` seconds have passed. Jobs that
+        end in this process wake the waiter at once; others are polled with a back-off."""
+        done = threading.Event()
+        with self._waiters_lock:
+            self._waiters.setdefault(job_id, []).append(done)
+        try:
+            deadline, step = time.monotonic() + timeout, 0
+            while True:
+                job = self.store.get(job_id)
+                left = deadline - time.monotonic()
+                if job["status"] in TERMINAL or left <= 0:
+                    return job
+                done.wait(min(WAIT_STEPS[min(step, len(WAIT_STEPS) - 1)], left))
+                step += 1
+        finally:
+            with self._waiters_lock:
+                self._waiters[job_id].remove(done)
+                if not self._waiters[job_id]:
+                    del self._waiters[job_id]
+
+    def _wake(self, event: JobEvent) -> None:
+        if event.status in TERMINAL:
+            with self._waiters_lock:
+                for done in self._waiters.get(event.job_id, ()):
+                    done.set()
 
     def logs(
         self, job_id: str, *, level: str | None, since: str | None, tail: int | None

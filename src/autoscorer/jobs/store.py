@@ -7,7 +7,7 @@ update matched a row wins, the other sees ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +17,22 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from autoscorer.errors import Conflict, JobNotFound
 from autoscorer.jobs.db import make_engine, migrate, read_engine
-from autoscorer.jobs.joblogs import LogMixin
+from autoscorer.jobs.joblogs import Entry, LogMixin, write_logs
 from autoscorer.jobs.models import JobRow
 from autoscorer.jobs.records import STATES, iso, job_dict, now
 
 OTHER = aliased(JobRow)
+
+
+def _taken(ids: list[str], batch: bool) -> Conflict:
+    if not ids:
+        return Conflict("a job id was taken meanwhile; nothing submitted", field="job_id")
+    if not batch:
+        message = f"job {ids[0]} already exists; pick another job_id or omit it"
+        return Conflict(message, field="job_id", details={"job_id": ids[0]})
+    message = f"job ids already used: {', '.join(ids[:10])}; nothing submitted"
+    return Conflict(message, field="job_id", details={"job_ids": ids})
+
 
 Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
 Ids = list[str]
@@ -65,53 +76,33 @@ class JobStore(LogMixin):
         self.engine.dispose()
 
     # -- create and read ---------------------------------------------------
-    def add(self, fields: dict[str, Any]) -> dict[str, Any]:
-        """Insert a new job; a job_id that exists is a :class:`Conflict`."""
-        stamp = now()
-        row = JobRow(status="submitted", created_at=stamp, updated_at=stamp, **fields)
-        row.progress, row.attempts = 0.0, 0
-        try:
-            with self.session.begin() as s:
-                s.add(row)
-        except IntegrityError:
-            raise Conflict(
-                f"job {fields['job_id']} already exists; pick another job_id or omit it",
-                field="job_id",
-                details={"job_id": fields["job_id"]},
-            ) from None
-        return job_dict(row)
+    def add(
+        self, fields: dict[str, Any], *, status: str = "submitted", log: bool = False
+    ) -> dict[str, Any]:
+        """Insert a job (and its first log line); an existing job_id is a :class:`Conflict`."""
+        return self.add_many([fields], status=status, log=log)[0]
 
-    def add_many(self, items: Records) -> Records:
-        """Insert several jobs in one transaction: all of them or none."""
+    def add_many(self, items: Records, *, status: str = "submitted", log: bool = False) -> Records:
+        """Insert several jobs in one transaction: all of them or none. ``log``: with each,
+        its first log line ("submitted to queue ...")."""
         ids = [item["job_id"] for item in items]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        with self.reader() as s:
-            dupes += list(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
+        dupes = {i for i in ids if ids.count(i) > 1}
+        if len(ids) > 1:  # a single insert learns it from the unique key, one query less
+            with self.reader() as s:
+                dupes |= set(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
         if dupes:
-            raise Conflict(
-                f"job ids already used: {', '.join(sorted(set(dupes))[:10])}; nothing submitted",
-                field="job_id",
-                details={"job_ids": sorted(set(dupes))},
-            )
+            raise _taken(sorted(dupes), len(ids) > 1)
         stamp = now()
-        rows = [
-            JobRow(
-                status="submitted",
-                created_at=stamp,
-                updated_at=stamp,
-                progress=0.0,
-                attempts=0,
-                **item,
-            )
-            for item in items
-        ]
+        rows = [JobRow(status=status, created_at=stamp, updated_at=stamp, progress=0.0,
+                       attempts=0, **item) for item in items]  # fmt: skip
         try:
             with self.session.begin() as s:
                 s.add_all(rows)
+                s.flush()
+                for row in rows if log else ():
+                    write_logs(s, row.job_id, [("INFO", "api", f"submitted to queue {row.queue}")])
         except IntegrityError:
-            raise Conflict(
-                "a job id was taken meanwhile; nothing submitted", field="job_id"
-            ) from None
+            raise _taken(ids if len(ids) == 1 else [], len(ids) > 1) from None
         return [job_dict(r) for r in rows]
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -168,7 +159,8 @@ class JobStore(LogMixin):
         return self._update(job_id, cond, values)
 
     def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> dict[str, Any] | None:
-        """Take a queued job (or one whose lease ran out) to run it; None if someone else has it."""
+        """Take a queued job (or one whose lease ran out) to run it; None if someone else has it.
+        Its "started on <worker> (attempt n)" line is written in the same transaction."""
         stamp = now()
         cond = [
             JobRow.job_id == job_id,
@@ -185,27 +177,45 @@ class JobStore(LogMixin):
             "attempts": JobRow.attempts + 1,
             "stage": "starting",
         }
-        return self._update(job_id, cond, values, lock_batch=True)
+
+        def started(job: dict[str, Any]) -> list[Entry]:
+            return [("INFO", "worker", f"started on {worker_id} (attempt {job['attempts']})")]
+
+        return self._update(job_id, cond, values, lock_batch=True, then=started)
 
     def heartbeat(
-        self, job_id: str, worker_id: str, lease_seconds: float, **fields: Any
+        self,
+        job_id: str,
+        worker_id: str,
+        lease_seconds: float,
+        *,
+        logs: Sequence[Entry] = (),
+        **fields: Any,
     ) -> str | None:
-        """Renew the lease (and write progress); returns the job's status, None if not ours."""
+        """Renew the lease, write progress and log lines; returns the job's status, None if
+        it is no longer ours."""
         stamp = now()
         values = {"lease_until": stamp + timedelta(seconds=lease_seconds), "updated_at": stamp}
         values.update(fields)
         cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id]
         with self.session.begin() as s:
+            write_logs(s, job_id, logs)
             done = s.execute(update(JobRow).where(*cond, JobRow.status == "running").values(values))
             if done.rowcount:
                 return "running"
             return s.scalar(select(JobRow.status).where(*cond))
 
-    def finish(self, job_id: str, worker_id: str, to: str, **fields: Any) -> dict[str, Any] | None:
-        """End a running job this worker holds; None when it was cancelled or lost meanwhile."""
+    def finish(
+        self, job_id: str, worker_id: str, to: str, *, logs: Sequence[Entry] = (), **fields: Any
+    ) -> dict[str, Any] | None:
+        """End a running job this worker holds (writing its last log lines with it);
+        None when it was cancelled or lost meanwhile (the lines are written anyway)."""
         values = {"status": to, "updated_at": now(), "lease_until": None, **fields}
         cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id, JobRow.status == "running"]
-        return self._update(job_id, cond, values)
+        done = self._update(job_id, cond, values, logs=logs)
+        if done is None:
+            self.add_logs(job_id, logs)
+        return done
 
     def release(self, job_id: str, to: str, at: datetime, **fields: Any) -> dict[str, Any] | None:
         """Take a running job whose lease ended before ``at`` away from its vanished worker."""
@@ -223,7 +233,14 @@ class JobStore(LogMixin):
             return [job_dict(r) for r in rows]
 
     def _update(
-        self, job_id: str, cond: Sequence[Any], values: dict[str, Any], *, lock_batch: bool = False
+        self,
+        job_id: str,
+        cond: Sequence[Any],
+        values: dict[str, Any],
+        *,
+        lock_batch: bool = False,
+        logs: Sequence[Entry] = (),
+        then: Callable[[dict[str, Any]], Sequence[Entry]] | None = None,
     ) -> dict[str, Any] | None:
         with self.session.begin() as s:
             if lock_batch:
@@ -231,9 +248,13 @@ class JobStore(LogMixin):
             done = s.execute(update(JobRow).where(*cond).values(values))
             if not done.rowcount:
                 return None
+            write_logs(s, job_id, logs)
             row = s.get(JobRow, job_id, populate_existing=True)
             assert row is not None
-            return job_dict(row)
+            job = job_dict(row)
+            if then is not None:
+                write_logs(s, job_id, then(job))
+            return job
 
     # -- statistics ---------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -1,0 +1,29 @@
+"""Suite-wide: every test starts with the logging set-up it would have in a fresh process.
+
+``create_app`` and ``autoscorer worker`` call ``configure_logging``, which installs a root
+handler; without this a later test (say, one reading a CLI's stderr) would see log lines
+an earlier test's app configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+WATCHED = ("", "autoscorer", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    saved = {}
+    for name in WATCHED:
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
