@@ -1,4 +1,8 @@
-"""``Annotated`` dependency aliases used by the routes."""
+"""``Annotated`` dependency aliases used by the routes.
+
+Every dependency is ``async def``: FastAPI runs a plain ``def`` dependency in the thread
+pool, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from autoscorer.settings import Role, Settings
 bearer = HTTPBearer(auto_error=False, description="An API key; optional when none is configured")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -58,7 +62,7 @@ Submitter = Annotated[Principal, Depends(require_role("submitter"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger("autoscorer.jobs")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 30_000
+SQLITE_POOL = 40  # connections kept open per process
 READONLY = "autoscorer_readonly"  # execution option of the engine read-only sessions use
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -43,9 +44,13 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str) -> Engine:
+    pool: dict[str, Any] = {}
     if url not in ("sqlite://", "sqlite:///:memory:"):
         Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # as large as the API's thread pool: opening a connection (and its PRAGMAs) per
+        # request under load costs more than the query
+        pool = {"pool_size": SQLITE_POOL, "max_overflow": SQLITE_POOL}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -62,8 +67,9 @@ def _sqlite_engine(url: str) -> Engine:
     def _begin(conn: Any) -> None:
         # writers take the lock at BEGIN (waiting up to the busy timeout) instead of
         # failing when a read transaction tries to upgrade; readers never block writers
-        readonly = conn.get_execution_options().get(READONLY)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # readers run each statement on its own (autocommit): one SELECT is consistent
+        if not conn.get_execution_options().get(READONLY):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from autoscorer.jobs.models import JobLogRow, JobRow
+from autoscorer.jobs.models import JobLogRow
 
 STATES = ("submitted", "queued", "running", "completed", "failed", "cancelled")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -37,7 +37,7 @@ def parse_iso(text: str) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def job_dict(row: JobRow, *, with_result: bool = True) -> dict[str, Any]:
+def job_dict(row: Any, *, with_result: bool = True) -> dict[str, Any]:
     """Everything a job status, result or list entry needs (lists leave the result out)."""
     out = {
         "job_id": row.job_id,
@@ -61,7 +61,7 @@ def job_dict(row: JobRow, *, with_result: bool = True) -> dict[str, Any]:
         "reason": row.cancel_reason,
         "estimated_completion": iso(row.estimated_completion),
         "score": row.score,
-        "result": row.result,
+        "result": row.result if with_result else None,
         "error": row.error,
         "execution_time": row.execution_time,
         "resources": row.resources,

@@ -71,6 +71,7 @@ class JobService:
     def __init__(self, store: JobStore, queue: JobQueue, *, reaper: Reaper | None = None) -> None:
         self.store, self.queue, self.reaper = store, queue, reaper
         self.default_executor = "auto"
+        self.inline_reads = store.engine.dialect.name == "sqlite"
         self.allowed_callback_hosts: Callable[[], list[str]] | None = None
         self.on_close: list[Callable[[], None]] = []
         self.keys = IdempotencyKeys(store.session)
@@ -153,8 +154,8 @@ class JobService:
         return exc
 
     # -- read -------------------------------------------------------------------
-    def get(self, job_id: str) -> dict[str, Any]:
-        return self.store.get(job_id)
+    def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
+        return self.store.get(job_id, result=result)
 
     def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
         """The job once terminal, or as it is when ``timeout`` seconds have passed. Jobs that
@@ -165,9 +166,11 @@ class JobService:
         try:
             deadline, step = time.monotonic() + timeout, 0
             while True:
-                job = self.store.get(job_id)
+                job = self.store.get(job_id, result=False)
                 left = deadline - time.monotonic()
-                if job["status"] in TERMINAL or left <= 0:
+                if job["status"] in TERMINAL:
+                    return self.store.get(job_id)
+                if left <= 0:
                     return job
                 done.wait(min(WAIT_STEPS[min(step, len(WAIT_STEPS) - 1)], left))
                 step += 1

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
 from autoscorer.errors import Conflict, JobNotFound
 from autoscorer.jobs.db import make_engine, migrate, read_engine
@@ -59,6 +59,14 @@ def _lock_batch(s: Session, job_id: str) -> None:
     s.execute(stmt.order_by(JobRow.job_id).with_for_update()).all()
 
 
+_COLUMNS = [c for c in JobRow.__table__.columns if c.name != "result"]
+_GET = {  # built once: SQLAlchemy caches their compiled form
+    with_result: select(*_COLUMNS, *([JobRow.__table__.c.result] if with_result else [])).where(
+        JobRow.__table__.c.job_id == bindparam("job_id")
+    )
+    for with_result in (True, False)
+}
+
 SORTS = {"created_at": JobRow.created_at, "updated_at": JobRow.updated_at, "job_id": JobRow.job_id}
 
 
@@ -70,7 +78,8 @@ class JobStore(LogMixin):
         self.engine = engine or make_engine(url)
         migrate(self.engine)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
-        self.reader = sessionmaker(read_engine(self.engine), expire_on_commit=False)
+        self.read_engine = read_engine(self.engine)
+        self.reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -105,12 +114,14 @@ class JobStore(LogMixin):
             raise _taken(ids if len(ids) == 1 else [], len(ids) > 1) from None
         return [job_dict(r) for r in rows]
 
-    def get(self, job_id: str) -> dict[str, Any]:
-        with self.reader() as s:
-            row = s.get(JobRow, job_id)
-            if row is None:
-                raise JobNotFound(f"job {job_id} not found", field="job_id")
-            return job_dict(row)
+    def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
+        """One job; ``result=False`` leaves out ``result.json`` (status polls stay cheap).
+        Core, not ORM: this is the hottest read of the API."""
+        with self.read_engine.connect() as conn:
+            row = conn.execute(_GET[result], {"job_id": job_id}).first()
+        if row is None:
+            raise JobNotFound(f"job {job_id} not found", field="job_id")
+        return job_dict(row, with_result=result)
 
     def list(
         self,
@@ -136,9 +147,8 @@ class JobStore(LogMixin):
         ordering: Any = [key.desc() if order == "desc" else key.asc(), JobRow.job_id.asc()]
         with self.reader() as s:
             total = s.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
-            rows = s.scalars(
-                select(JobRow).where(*where).order_by(*ordering).limit(limit).offset(offset)
-            )
+            stmt = select(JobRow).where(*where).options(defer(JobRow.result))
+            rows = s.scalars(stmt.order_by(*ordering).limit(limit).offset(offset))
             return [job_dict(r, with_result=False) for r in rows], total
 
     def ids_with_status(self, statuses: Iterable[str], queue: str | None = None) -> Ids:

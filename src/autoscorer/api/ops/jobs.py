@@ -9,16 +9,24 @@ exists, :func:`load_service` returns None and the job endpoints answer
 from __future__ import annotations
 
 import importlib
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from fastapi.concurrency import run_in_threadpool
 
 from autoscorer.errors import ServiceUnavailable
 from autoscorer.settings import Settings
 
+T = TypeVar("T")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
 class JobServicePort(Protocol):
     """What the API calls on the job service."""
+
+    # True when point reads are in-process and never wait (SQLite in WAL mode): the API
+    # then makes them on the event loop instead of paying a thread hop per status poll
+    inline_reads: bool
 
     def submit(self, job: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -26,7 +34,7 @@ class JobServicePort(Protocol):
         self, jobs: list[dict[str, Any]], *, max_parallel: int | None
     ) -> dict[str, Any]: ...
 
-    def get(self, job_id: str) -> dict[str, Any]: ...
+    def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]: ...
 
     def wait(self, job_id: str, timeout: float) -> dict[str, Any]: ...
 
@@ -65,6 +73,13 @@ def load_service(settings: Settings) -> JobServicePort | None:
         raise
     service: JobServicePort = module.from_settings(settings)
     return service
+
+
+async def read(fn: Callable[..., T], service: JobServicePort, *args: Any) -> T:
+    """Call a quick read of the service inline or in the thread pool (see ``inline_reads``)."""
+    if getattr(service, "inline_reads", False):
+        return fn(service, *args)
+    return await run_in_threadpool(fn, service, *args)
 
 
 def require(service: JobServicePort | None) -> JobServicePort:

@@ -15,7 +15,14 @@ from starlette.responses import Response, StreamingResponse
 from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
 from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
 from autoscorer.api.ops.idempotency import idempotent
-from autoscorer.api.ops.jobs import TERMINAL, batch_summary, pagination, require
+from autoscorer.api.ops.jobs import (
+    TERMINAL,
+    JobServicePort,
+    batch_summary,
+    pagination,
+    read,
+    require,
+)
 from autoscorer.api.schemas.common import Envelope
 from autoscorer.api.schemas.jobs import (
     BatchCancelled,
@@ -49,6 +56,10 @@ def _job_in(body: JobCreate, settings: Settings, request: Request) -> dict[str, 
     )
     job.setdefault("executor", settings.executor)
     return job
+
+
+def _status_of(service: JobServicePort, job_id: str) -> dict[str, Any]:
+    return service.get(job_id, result=False)
 
 
 def _status_url(job_id: str) -> str:
@@ -103,7 +114,7 @@ async def submit_batch(
 @router.post("/batch/status", response_model=Envelope[BatchStatusPublic], summary="Statuses")
 async def batch_status(request: Request, runtime: RuntimeDep, _: Reader, body: JobIds) -> Response:
     service = require(runtime.service)
-    jobs = [await run_in_threadpool(service.get, job_id) for job_id in body.job_ids]
+    jobs = [await read(_status_of, service, job_id) for job_id in body.job_ids]
     if not body.include_progress:
         jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
     return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
@@ -115,7 +126,7 @@ async def cancel_batch(
 ) -> Response:
     service = require(runtime.service)
     for job_id in body.job_ids:  # an unknown id is a 404 before anything is cancelled
-        await run_in_threadpool(service.get, job_id)
+        await read(_status_of, service, job_id)
     cancelled, failed = [], []
     for job_id in body.job_ids:
         try:
@@ -154,8 +165,7 @@ async def list_jobs(
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
 async def job_status(request: Request, runtime: RuntimeDep, _: Reader, job_id: str) -> Response:
     service = require(runtime.service)
-    job = await run_in_threadpool(service.get, job_id)
-    return ok(request, {k: v for k, v in job.items() if k != "result"})
+    return ok(request, await read(_status_of, service, job_id))
 
 
 @router.get("/{job_id}/result", response_model=Envelope[JobResultPublic], summary="Job result")
@@ -234,7 +244,7 @@ async def _follow(
         yield _line(entry, sse)
         last = entry.get("timestamp")
     while True:
-        job = await run_in_threadpool(service.get, job_id)
+        job = await read(_status_of, service, job_id)
         fresh, _total = await run_in_threadpool(
             service.logs, job_id, level=level, since=last, tail=None
         )
