@@ -49,11 +49,17 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": BODY})
 """
 SUBMIT_LUA = """
+-- each wrk thread has its own Lua state: number the threads so job ids never collide
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
 counter = 0
 request = function()
   counter = counter + 1
-  local body = string.format('{"job_id":"bench-%%d-%%d","workspace_path":"%s","async":true}',
-                             os.time(), counter)
+  local body = string.format('{"job_id":"bench-%%d-%%d-%%d","workspace_path":"%s","async":true}',
+                             os.time(), tid, counter)
   return wrk.format("POST", "/api/v1/jobs", {["Content-Type"]="application/json"}, body)
 end
 """

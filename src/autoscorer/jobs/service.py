@@ -27,6 +27,7 @@ from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
 from autoscorer.workspace.layout import Workspace
 
+STATS_TTL = 2.0  # seconds scorer usage figures may be old
 WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
 
 Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
@@ -76,6 +77,7 @@ class JobService:
         self.on_close: list[Callable[[], None]] = []
         self.keys = IdempotencyKeys(store.session)
         self.durations = CachedDurations(store)
+        self._stats: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._waiters: dict[str, list[threading.Event]] = {}
         self._waiters_lock = threading.Lock()
         self.on_close.append(subscribe(self._wake))
@@ -198,7 +200,13 @@ class JobService:
         return self.store.counts()
 
     def scorer_stats(self) -> dict[str, dict[str, Any]]:
-        return self.store.scorer_stats()
+        """Per-scorer usage, at most :data:`STATS_TTL` seconds old (an aggregate over every
+        job: scorer listings must not run it once per request)."""
+        cached = self._stats
+        if cached is None or time.monotonic() - cached[0] > STATS_TTL:
+            cached = (time.monotonic(), self.store.scorer_stats())
+            self._stats = cached
+        return cached[1]
 
     # -- Idempotency-Key ---------------------------------------------------------
     def idempotency_reserve(
