@@ -2,7 +2,9 @@
 
 ``create_app`` and ``autoscorer worker`` call ``configure_logging``, which installs a root
 handler; without this a later test (say, one reading a CLI's stderr) would see log lines
-an earlier test's app configured.
+an earlier test's app configured. The baseline is taken when pytest starts, and put back
+before and after every test, because a session-scoped fixture (a live server shared by a
+module) configures logging outside any single test.
 """
 
 from __future__ import annotations
@@ -13,17 +15,30 @@ from collections.abc import Iterator
 import pytest
 
 WATCHED = ("", "autoscorer", "uvicorn", "uvicorn.error", "uvicorn.access")
+Snapshot = dict[str, tuple[list[logging.Handler], int, bool]]
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
+def _snapshot() -> Snapshot:
     saved = {}
     for name in WATCHED:
         logger = logging.getLogger(name)
         saved[name] = (list(logger.handlers), logger.level, logger.propagate)
-    yield
+    return saved
+
+
+def _restore(saved: Snapshot) -> None:
     for name, (handlers, level, propagate) in saved.items():
         logger = logging.getLogger(name)
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+BASELINE = _snapshot()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    _restore(BASELINE)
+    yield
+    _restore(BASELINE)

@@ -199,11 +199,11 @@ class JobService:
     def counts(self) -> dict[str, int]:
         return self.store.counts()
 
-    def scorer_stats(self) -> dict[str, dict[str, Any]]:
-        """Per-scorer usage, at most :data:`STATS_TTL` seconds old (an aggregate over every
+    def scorer_stats(self, max_age: float = STATS_TTL) -> dict[str, dict[str, Any]]:
+        """Per-scorer usage, at most ``max_age`` seconds old (an aggregate over every
         job: scorer listings must not run it once per request)."""
         cached = self._stats
-        if cached is None or time.monotonic() - cached[0] > STATS_TTL:
+        if cached is None or time.monotonic() - cached[0] > max_age:
             cached = (time.monotonic(), self.store.scorer_stats())
             self._stats = cached
         return cached[1]
