@@ -36,9 +36,10 @@ def service(db_url: str, root: str, concurrency: int, lease: float) -> JobServic
 def restart(db_url: str, root: str, sleeper: str, n: str, *workspaces: str) -> None:
     svc = service(db_url, root, 1, 3.0)
     first = svc.submit({"workspace_path": sleeper, "config": {"queue": "slow"}})
+    # the same lane as the sleeper, behind it: still queued when the service is killed
     ids = [
         svc.submit(
-            {"workspace_path": workspaces[i % len(workspaces)], "config": {"queue": "fast"}}
+            {"workspace_path": workspaces[i % len(workspaces)], "config": {"queue": "slow"}}
         )["job_id"]
         for i in range(int(n))
     ]
