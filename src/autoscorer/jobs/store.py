@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import CursorResult, Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
@@ -57,6 +57,28 @@ def _lock_batch(s: Session, job_id: str) -> None:
         return
     stmt = select(JobRow.job_id).where(JobRow.batch_id == row.batch_id)
     s.execute(stmt.order_by(JobRow.job_id).with_for_update()).all()
+
+
+def _apply(
+    s: Session,
+    job_id: str,
+    cond: Sequence[Any],
+    values: dict[str, Any],
+    *,
+    logs: Sequence[Entry] = (),
+    then: Callable[[dict[str, Any]], Sequence[Entry]] | None = None,
+) -> dict[str, Any] | None:
+    """The conditional UPDATE of one job, its log lines, and the job as it is now."""
+    done = cast("CursorResult[Any]", s.execute(update(JobRow).where(*cond).values(values)))
+    if not done.rowcount:
+        return None
+    write_logs(s, job_id, logs)
+    row = s.get(JobRow, job_id, populate_existing=True)
+    assert row is not None
+    job = job_dict(row)
+    if then is not None:
+        write_logs(s, job_id, then(job))
+    return job
 
 
 _COLUMNS = [c for c in JobRow.__table__.columns if c.name != "result"]
@@ -171,27 +193,31 @@ class JobStore(LogMixin):
     def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> dict[str, Any] | None:
         """Take a queued job (or one whose lease ran out) to run it; None if someone else has it.
         Its "started on <worker> (attempt n)" line is written in the same transaction."""
-        stamp = now()
-        cond = [
-            JobRow.job_id == job_id,
-            (JobRow.status.in_(["submitted", "queued"]))
-            | ((JobRow.status == "running") & (JobRow.lease_until < stamp)),
-            JobRow.batch_max_parallel.is_(None) | (_running_in_batch() < JobRow.batch_max_parallel),
-        ]
-        values = {
-            "status": "running",
-            "worker_id": worker_id,
-            "lease_until": stamp + timedelta(seconds=lease_seconds),
-            "started_at": stamp,
-            "updated_at": stamp,
-            "attempts": JobRow.attempts + 1,
-            "stage": "starting",
-        }
 
         def started(job: dict[str, Any]) -> list[Entry]:
             return [("INFO", "worker", f"started on {worker_id} (attempt {job['attempts']})")]
 
-        return self._update(job_id, cond, values, lock_batch=True, then=started)
+        with self.session.begin() as s:
+            _lock_batch(s, job_id)
+            # stamped after the lock: a batch's previous job has committed its end by now
+            stamp = now()
+            cond = [
+                JobRow.job_id == job_id,
+                (JobRow.status.in_(["submitted", "queued"]))
+                | ((JobRow.status == "running") & (JobRow.lease_until < stamp)),
+                JobRow.batch_max_parallel.is_(None)
+                | (_running_in_batch() < JobRow.batch_max_parallel),
+            ]
+            values = {
+                "status": "running",
+                "worker_id": worker_id,
+                "lease_until": stamp + timedelta(seconds=lease_seconds),
+                "started_at": stamp,
+                "updated_at": stamp,
+                "attempts": JobRow.attempts + 1,
+                "stage": "starting",
+            }
+            return _apply(s, job_id, cond, values, then=started)
 
     def heartbeat(
         self,
@@ -248,23 +274,10 @@ class JobStore(LogMixin):
         cond: Sequence[Any],
         values: dict[str, Any],
         *,
-        lock_batch: bool = False,
         logs: Sequence[Entry] = (),
-        then: Callable[[dict[str, Any]], Sequence[Entry]] | None = None,
     ) -> dict[str, Any] | None:
         with self.session.begin() as s:
-            if lock_batch:
-                _lock_batch(s, job_id)
-            done = s.execute(update(JobRow).where(*cond).values(values))
-            if not done.rowcount:
-                return None
-            write_logs(s, job_id, logs)
-            row = s.get(JobRow, job_id, populate_existing=True)
-            assert row is not None
-            job = job_dict(row)
-            if then is not None:
-                write_logs(s, job_id, then(job))
-            return job
+            return _apply(s, job_id, cond, values, logs=logs)
 
     # -- statistics ---------------------------------------------------------
     def counts(self) -> dict[str, int]:
