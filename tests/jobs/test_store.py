@@ -127,6 +127,49 @@ def test_processes_writing_one_sqlite_file_do_not_fail(tmp_path: Path) -> None:
         s.close()
 
 
+def test_threads_of_one_process_take_turns_on_a_sqlite_file(tmp_path: Path) -> None:
+    """Writers in one process queue on one lock per file (two stores on the file share it),
+    so none of them polls SQLite's busy handler; all of their writes land."""
+    url = f"sqlite:///{tmp_path / 'threads.db'}"
+    stores = [JobStore(url), JobStore(url)]
+    assert stores[0].session.lock is not None and stores[0].session.lock is stores[1].session.lock
+    errors: list[BaseException] = []
+
+    def lifecycle(k: int) -> None:
+        store = stores[k % 2]
+        try:
+            for i in range(40):
+                job_id = f"t{k}-{i}"
+                store.add({"job_id": job_id, "workspace_path": "/w", "executor": "local"})
+                assert store.transition(job_id, "queued", allowed_from=["submitted"])
+                assert store.claim(job_id, f"w{k}", 30) is not None
+                assert store.heartbeat(job_id, f"w{k}", 30, logs=[("INFO", "t", "beat")])
+                assert store.finish(job_id, f"w{k}", "completed") is not None
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=lifecycle, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert not errors, errors
+        assert stores[0].counts()["completed"] == 8 * 40
+    finally:
+        for s in stores:
+            s.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_writers_need_no_process_lock(database_factory: Any) -> None:
+    s = JobStore(database_factory("postgresql"))
+    try:
+        assert s.session.lock is None  # row locks and MVCC: writers do not take turns
+    finally:
+        s.close()
+
+
 # -- jobs ----------------------------------------------------------------------------
 def test_add_and_add_many(store: JobStore) -> None:
     job = store.add(_fields())

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("autoscorer.jobs")
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -26,6 +29,8 @@ SQLITE_POOL = 40  # connections kept open per process
 READONLY = "autoscorer_readonly"  # execution option of the engine read-only sessions use
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
 
 
 def normalize_url(url: str) -> str:
@@ -72,6 +77,43 @@ def _sqlite_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class Writers:
+    """Sessions for write transactions (``with writers.begin() as s``).
+
+    On SQLite the threads of one process take turns on a lock per database file before
+    ``BEGIN IMMEDIATE``: a thread waiting on SQLite's own lock polls in sleeps of 1 to
+    100 ms (its busy handler), a Python lock hands over the moment the writer commits.
+    Other processes on the same file still wait through the busy timeout.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.factory = sessionmaker(engine, expire_on_commit=False)
+        self.lock = _write_lock(engine) if engine.dialect.name == "sqlite" else None
+
+    def __call__(self) -> Session:
+        return self.factory()
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        if self.lock is None:
+            with self.factory.begin() as s:
+                yield s
+            return
+        with self.lock, self.factory.begin() as s:
+            yield s
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched."""
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+
+def _write_lock(engine: Engine) -> threading.RLock:
+    # reentrant: a thread never waits on itself, it would fail on SQLite's lock instead
+    with _write_locks_guard:
+        return _write_locks.setdefault(str(engine.url), threading.RLock())
 
 
 def read_engine(engine: Engine) -> Engine:

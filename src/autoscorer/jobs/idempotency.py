@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
 
 from autoscorer.errors import Conflict
+from autoscorer.jobs.db import Writers, affected
 from autoscorer.jobs.models import IdempotencyRow
 from autoscorer.jobs.records import aware, iso, now
 
@@ -34,7 +34,7 @@ def fingerprint(body: Any) -> str:
 
 
 class IdempotencyKeys:
-    def __init__(self, session: sessionmaker[Any]) -> None:
+    def __init__(self, session: Writers) -> None:
         self.session = session
 
     def reserve(self, scope: str, key: str, digest: str) -> tuple[int, dict[str, Any]] | None:
@@ -97,7 +97,7 @@ class IdempotencyKeys:
         """Forget keys older than :data:`TTL`."""
         with self.session.begin() as s:
             done = s.execute(delete(IdempotencyRow).where(IdempotencyRow.created_at < now() - TTL))
-            return int(done.rowcount or 0)
+            return affected(done)
 
     def _get(self, scope: str, key: str) -> IdempotencyRow | None:
         with self.session() as s:

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from autoscorer.errors import InvalidParameter, JobNotFound
+from autoscorer.jobs.db import Writers
 from autoscorer.jobs.models import JobLogRow, JobRow
 from autoscorer.jobs.records import log_dict, now, parse_iso
 
@@ -49,7 +50,7 @@ def _level_name(level: str) -> str:
 class LogMixin:
     """Log methods of :class:`~autoscorer.jobs.store.JobStore`."""
 
-    session: sessionmaker[Any]
+    session: Writers
     reader: sessionmaker[Any]
 
     def add_log(self, job_id: str, level: str, component: str, message: str) -> None:

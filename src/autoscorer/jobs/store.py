@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
 from autoscorer.errors import Conflict, JobNotFound
-from autoscorer.jobs.db import make_engine, migrate, read_engine
+from autoscorer.jobs.db import Writers, affected, make_engine, migrate, read_engine
 from autoscorer.jobs.joblogs import Entry, LogMixin, write_logs
 from autoscorer.jobs.models import JobRow
 from autoscorer.jobs.records import STATES, iso, job_dict, now
@@ -69,8 +69,7 @@ def _apply(
     then: Callable[[dict[str, Any]], Sequence[Entry]] | None = None,
 ) -> dict[str, Any] | None:
     """The conditional UPDATE of one job, its log lines, and the job as it is now."""
-    done = cast("CursorResult[Any]", s.execute(update(JobRow).where(*cond).values(values)))
-    if not done.rowcount:
+    if not affected(s.execute(update(JobRow).where(*cond).values(values))):
         return None
     write_logs(s, job_id, logs)
     row = s.get(JobRow, job_id, populate_existing=True)
@@ -99,7 +98,7 @@ class JobStore(LogMixin):
         self.url = url
         self.engine = engine or make_engine(url)
         migrate(self.engine)
-        self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.session = Writers(self.engine)
         self.read_engine = read_engine(self.engine)
         self.reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -237,7 +236,7 @@ class JobStore(LogMixin):
         with self.session.begin() as s:
             write_logs(s, job_id, logs)
             done = s.execute(update(JobRow).where(*cond, JobRow.status == "running").values(values))
-            if done.rowcount:
+            if affected(done):
                 return "running"
             return s.scalar(select(JobRow.status).where(*cond))
 
