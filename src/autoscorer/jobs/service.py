@@ -20,6 +20,7 @@ from autoscorer.jobs.idempotency import IdempotencyKeys
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
+from autoscorer.jobs.stats import CachedStats
 from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.scoring import failure_result
 from autoscorer.scorers.registry import get_scorer
@@ -27,7 +28,6 @@ from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
 from autoscorer.workspace.layout import Workspace
 
-STATS_TTL = 2.0  # seconds scorer usage figures may be old
 WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
 
 Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
@@ -77,7 +77,7 @@ class JobService:
         self.on_close: list[Callable[[], None]] = []
         self.keys = IdempotencyKeys(store.session)
         self.durations = CachedDurations(store)
-        self._stats: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self.stats = CachedStats(store.scorer_stats)
         self._waiters: dict[str, list[threading.Event]] = {}
         self._waiters_lock = threading.Lock()
         self.on_close.append(subscribe(self._wake))
@@ -199,14 +199,9 @@ class JobService:
     def counts(self) -> dict[str, int]:
         return self.store.counts()
 
-    def scorer_stats(self, max_age: float = STATS_TTL) -> dict[str, dict[str, Any]]:
-        """Per-scorer usage, at most ``max_age`` seconds old (an aggregate over every
-        job: scorer listings must not run it once per request)."""
-        cached = self._stats
-        if cached is None or time.monotonic() - cached[0] > max_age:
-            cached = (time.monotonic(), self.store.scorer_stats())
-            self._stats = cached
-        return cached[1]
+    def scorer_stats(self, max_age: float | None = None) -> dict[str, dict[str, Any]]:
+        """Per-scorer usage, refreshed in the background once ``stats.STATS_TTL`` (2 s) old."""
+        return self.stats.get(max_age)
 
     # -- Idempotency-Key ---------------------------------------------------------
     def idempotency_reserve(
