@@ -4,9 +4,9 @@ create exactly these; change both together."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -78,3 +78,7 @@ class IdempotencyRow(Base):
 
 
 Index("ix_job_logs_job_ts", JobLogRow.job_id, JobLogRow.timestamp)
+
+# the tables themselves, for Core inserts on the hot path
+JOBS = cast(Table, JobRow.__table__)
+JOB_LOGS = cast(Table, JobLogRow.__table__)

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
 from autoscorer.errors import Conflict, JobNotFound
 from autoscorer.jobs.db import Writers, affected, make_engine, migrate, read_engine
-from autoscorer.jobs.joblogs import Entry, LogMixin, write_logs
-from autoscorer.jobs.models import JobRow
+from autoscorer.jobs.groupcommit import GroupCommit
+from autoscorer.jobs.joblogs import Entry, LogMixin, write_logs, write_many_logs
+from autoscorer.jobs.models import JOBS, JobRow
 from autoscorer.jobs.records import STATES, iso, job_dict, now
 
 OTHER = aliased(JobRow)
@@ -32,6 +33,13 @@ def _taken(ids: list[str], batch: bool) -> Conflict:
         return Conflict(message, field="job_id", details={"job_id": ids[0]})
     message = f"job ids already used: {', '.join(ids[:10])}; nothing submitted"
     return Conflict(message, field="job_id", details={"job_ids": ids})
+
+
+def _new_rows(items: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+    stamp = now()
+    fixed = {"status": status, "created_at": stamp, "updated_at": stamp, "progress": 0.0,
+             "attempts": 0}  # fmt: skip
+    return [{"queue": "default", "config": {}, **item, **fixed} for item in items]
 
 
 Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
@@ -99,6 +107,7 @@ class JobStore(LogMixin):
         self.engine = engine or make_engine(url)
         migrate(self.engine)
         self.session = Writers(self.engine)
+        self._group = GroupCommit(self._insert_batch)
         self.read_engine = read_engine(self.engine)
         self.reader = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -109,33 +118,52 @@ class JobStore(LogMixin):
     def add(
         self, fields: dict[str, Any], *, status: str = "submitted", log: bool = False
     ) -> dict[str, Any]:
-        """Insert a job (and its first log line); an existing job_id is a :class:`Conflict`."""
-        return self.add_many([fields], status=status, log=log)[0]
+        """Insert a job (and its first log line); an existing job_id is a :class:`Conflict`.
+        Concurrent calls share a transaction (group commit); each learns its own outcome."""
+        values = _new_rows([fields], status)[0]
+        self._group.run((values, log))
+        return job_dict(JobRow(**values))
 
     def add_many(self, items: Records, *, status: str = "submitted", log: bool = False) -> Records:
         """Insert several jobs in one transaction: all of them or none. ``log``: with each,
         its first log line ("submitted to queue ...")."""
         ids = [item["job_id"] for item in items]
         dupes = {i for i in ids if ids.count(i) > 1}
-        if len(ids) > 1:  # a single insert learns it from the unique key, one query less
-            with self.reader() as s:
-                dupes |= set(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
+        with self.reader() as s:
+            dupes |= set(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
         if dupes:
             raise _taken(sorted(dupes), len(ids) > 1)
-        stamp = now()
-        fixed = {"status": status, "created_at": stamp, "updated_at": stamp, "progress": 0.0,
-                 "attempts": 0}  # fmt: skip
-        values = [{"queue": "default", "config": {}, **item, **fixed} for item in items]
+        values = _new_rows(items, status)
         try:
-            with self.session.begin() as s:
-                # a Core INSERT: the ORM's unit of work cost more than the statement itself
-                s.execute(insert(JobRow), values)
-                for v in values if log else ():
-                    line = ("INFO", "api", f"submitted to queue {v['queue']}")
-                    write_logs(s, v["job_id"], [line])
+            self._insert([(v, log) for v in values])
         except IntegrityError:
             raise _taken(ids if len(ids) == 1 else [], len(ids) > 1) from None
         return [job_dict(JobRow(**v)) for v in values]
+
+    def _insert(self, rows: list[tuple[dict[str, Any], bool]]) -> None:
+        with self.session.begin() as s:
+            # table inserts: the ORM's unit of work (or bulk path) cost more than the statement
+            s.execute(insert(JOBS), [v for v, _ in rows])
+            lines = [(v["job_id"], [("INFO", "api", f"submitted to queue {v['queue']}")])
+                     for v, log in rows if log]  # fmt: skip
+            write_many_logs(s, lines)
+
+    def _insert_batch(self, rows: list[tuple[dict[str, Any], bool]]) -> list[BaseException | None]:
+        """All in one transaction; if an id is taken, each on its own (the others still go in)."""
+        try:
+            self._insert(rows)
+            return [None] * len(rows)
+        except IntegrityError:
+            if len(rows) == 1:
+                return [_taken([rows[0][0]["job_id"]], False)]
+        errors: list[BaseException | None] = []
+        for row in rows:
+            try:
+                self._insert([row])
+                errors.append(None)
+            except IntegrityError:
+                errors.append(_taken([row[0]["job_id"]], False))
+        return errors
 
     def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
         """One job; ``result=False`` leaves out ``result.json`` (status polls stay cheap).
