@@ -1,6 +1,7 @@
-"""Per-scorer usage figures (jobs run, last used, success rate), cached.
+"""Aggregate reads of the job store (jobs per state, per-scorer usage, recent durations),
+and the cache of per-scorer usage figures.
 
-The figures are one aggregate over every job, too costly to run per scorer listing. Past
+The usage figures are one aggregate over every job, too costly to run per scorer listing. Past
 their age the last figures are served while one background thread re-reads them
 (stale-while-revalidate), so no request waits for the aggregate once figures exist.
 """
@@ -10,8 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from autoscorer.jobs.models import JobRow
+from autoscorer.jobs.records import STATES, iso
 
 log = logging.getLogger("autoscorer.jobs")
 STATS_TTL = 2.0  # seconds scorer usage figures may be old before a refresh starts
@@ -55,3 +62,44 @@ class CachedStats:
             log.warning("scorer usage figures not refreshed: %s", exc)
         finally:
             self._refreshing = False
+
+
+class StatsMixin:
+    """Statistics methods of :class:`~autoscorer.jobs.store.JobStore`."""
+
+    reader: sessionmaker[Any]
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state, every state present."""
+        with self.reader() as s:
+            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
+        by = dict.fromkeys(STATES, 0)
+        by.update({status: int(n) for status, n in rows})
+        return by
+
+    def scorer_stats(self) -> dict[str, dict[str, Any]]:
+        """Per scorer: jobs run, last used, success rate (finished jobs only)."""
+        ok = func.sum(func.cast(JobRow.status == "completed", JobRow.attempts.type))
+        finished = func.sum(
+            func.cast(JobRow.status.in_(["completed", "failed"]), JobRow.attempts.type)
+        )
+        stmt = select(JobRow.scorer, func.count(), func.max(JobRow.created_at), ok, finished)
+        with self.reader() as s:
+            rows = s.execute(stmt.where(JobRow.scorer.is_not(None)).group_by(JobRow.scorer)).all()
+        return {
+            name: {
+                "usage_count": n,
+                "last_used": iso(last),
+                "success_rate": round((good or 0) / fin, 4) if fin else None,
+            }
+            for name, n, last, good, fin in rows
+        }
+
+    def recent_durations(self, scorer: str | None, limit: int = 20) -> Sequence[float]:
+        where: Any = [JobRow.status == "completed", JobRow.execution_time.is_not(None)]
+        if scorer is not None:
+            where.append(JobRow.scorer == scorer)
+        stmt = select(JobRow.execution_time).where(*where)
+        with self.reader() as s:
+            values = s.scalars(stmt.order_by(JobRow.completed_at.desc()).limit(limit))
+            return [float(v) for v in values]

@@ -20,7 +20,8 @@ from autoscorer.jobs.db import Writers, affected, make_engine, migrate, read_eng
 from autoscorer.jobs.groupcommit import GroupCommit
 from autoscorer.jobs.joblogs import Entry, LogMixin, write_logs, write_many_logs
 from autoscorer.jobs.models import JOBS, JobRow
-from autoscorer.jobs.records import STATES, iso, job_dict, now
+from autoscorer.jobs.records import job_dict, now
+from autoscorer.jobs.stats import StatsMixin
 
 OTHER = aliased(JobRow)
 
@@ -99,7 +100,7 @@ _GET = {  # built once: SQLAlchemy caches their compiled form
 SORTS = {"created_at": JobRow.created_at, "updated_at": JobRow.updated_at, "job_id": JobRow.job_id}
 
 
-class JobStore(LogMixin):
+class JobStore(LogMixin, StatsMixin):
     """Jobs and their logs in SQLite (default) or PostgreSQL."""
 
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
@@ -307,39 +308,3 @@ class JobStore(LogMixin):
     ) -> dict[str, Any] | None:
         with self.session.begin() as s:
             return _apply(s, job_id, cond, values, logs=logs)
-
-    # -- statistics ---------------------------------------------------------
-    def counts(self) -> dict[str, int]:
-        """Jobs per state, every state present."""
-        with self.reader() as s:
-            rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
-        by = dict.fromkeys(STATES, 0)
-        by.update({status: int(n) for status, n in rows})
-        return by
-
-    def scorer_stats(self) -> dict[str, dict[str, Any]]:
-        """Per scorer: jobs run, last used, success rate (finished jobs only)."""
-        ok = func.sum(func.cast(JobRow.status == "completed", JobRow.attempts.type))
-        finished = func.sum(
-            func.cast(JobRow.status.in_(["completed", "failed"]), JobRow.attempts.type)
-        )
-        stmt = select(JobRow.scorer, func.count(), func.max(JobRow.created_at), ok, finished)
-        with self.reader() as s:
-            rows = s.execute(stmt.where(JobRow.scorer.is_not(None)).group_by(JobRow.scorer)).all()
-        return {
-            name: {
-                "usage_count": n,
-                "last_used": iso(last),
-                "success_rate": round((good or 0) / fin, 4) if fin else None,
-            }
-            for name, n, last, good, fin in rows
-        }
-
-    def recent_durations(self, scorer: str | None, limit: int = 20) -> Sequence[float]:
-        where: Any = [JobRow.status == "completed", JobRow.execution_time.is_not(None)]
-        if scorer is not None:
-            where.append(JobRow.scorer == scorer)
-        stmt = select(JobRow.execution_time).where(*where)
-        with self.reader() as s:
-            values = s.scalars(stmt.order_by(JobRow.completed_at.desc()).limit(limit))
-            return [float(v) for v in values]
