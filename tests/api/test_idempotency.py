@@ -70,7 +70,7 @@ def test_expired_and_abandoned_keys_are_free_again(tmp_path) -> None:
     from autoscorer.jobs.store import JobStore
 
     store = JobStore(f"sqlite:///{tmp_path / 'k.db'}")
-    keys = idem.IdempotencyKeys(store.session)
+    keys = idem.IdempotencyKeys(store.session, store.reader)
 
     def age(key: str, by: timedelta) -> None:
         with store.session.begin() as s:

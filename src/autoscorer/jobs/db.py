@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -97,11 +97,7 @@ class Writers:
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        if self.lock is None:
-            with self.factory.begin() as s:
-                yield s
-            return
-        with self.lock, self.factory.begin() as s:
+        with self.lock or nullcontext(), self.factory.begin() as s:
             yield s
 
 

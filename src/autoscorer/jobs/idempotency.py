@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
 
 from autoscorer.errors import Conflict
 from autoscorer.jobs.db import Writers, affected
@@ -34,8 +35,8 @@ def fingerprint(body: Any) -> str:
 
 
 class IdempotencyKeys:
-    def __init__(self, session: Writers) -> None:
-        self.session = session
+    def __init__(self, session: Writers, reader: sessionmaker[Any]) -> None:
+        self.session, self.reader = session, reader
 
     def reserve(self, scope: str, key: str, digest: str) -> tuple[int, dict[str, Any]] | None:
         """None: go ahead (the key is now ours). Else the stored (status, data) to replay."""
@@ -100,7 +101,7 @@ class IdempotencyKeys:
             return affected(done)
 
     def _get(self, scope: str, key: str) -> IdempotencyRow | None:
-        with self.session() as s:
+        with self.reader() as s:  # a read: no write lock
             stmt = select(IdempotencyRow).where(
                 IdempotencyRow.key == key, IdempotencyRow.scope == scope
             )

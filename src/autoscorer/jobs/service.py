@@ -75,7 +75,7 @@ class JobService:
         self.inline_reads = store.engine.dialect.name == "sqlite"
         self.allowed_callback_hosts: Callable[[], list[str]] | None = None
         self.on_close: list[Callable[[], None]] = []
-        self.keys = IdempotencyKeys(store.session)
+        self.keys = IdempotencyKeys(store.session, store.reader)
         self.durations = CachedDurations(store)
         self.stats = CachedStats(store.scorer_stats)
         self._waiters: dict[str, list[threading.Event]] = {}

@@ -89,10 +89,10 @@ def _apply(
     return job
 
 
-_COLUMNS = [c for c in JobRow.__table__.columns if c.name != "result"]
+_COLUMNS = [c for c in JOBS.columns if c.name != "result"]
 _GET = {  # built once: SQLAlchemy caches their compiled form
-    with_result: select(*_COLUMNS, *([JobRow.__table__.c.result] if with_result else [])).where(
-        JobRow.__table__.c.job_id == bindparam("job_id")
+    with_result: select(*_COLUMNS, *([JOBS.c.result] if with_result else [])).where(
+        JOBS.c.job_id == bindparam("job_id")
     )
     for with_result in (True, False)
 }
