@@ -1,19 +1,27 @@
 """Kubernetes executor: one batch/v1 Job per run, via the official client.
 
 The workspace must live on a PersistentVolumeClaim that this process also sees
-at ``workspace_root``; the pod mounts the run's directories as ``subPath``s of
-it. The Job has ``activeDeadlineSeconds`` = time limit, ``backoffLimit`` 0, a
-restricted security context and ``ttlSecondsAfterFinished``; it is deleted
-with background propagation after the run. Pod logs go to
-``logs/container.log``.
+at ``workspace_root``; the pod mounts exactly the run spec's mounts as
+``subPath``s of it. Before the Job is created, ``output/`` and ``logs/`` are
+handed to the group the pod runs with (``fs_group``, mode 2770), so the pod can
+write them on any storage. The time limit counts from container start; the
+time before it (scheduling, image pull, volume) has its own ``startup_timeout``.
+Failures of the platform (unschedulable, evicted, preempted, node lost,
+container not creatable) end with system-fault codes, never blamed on the
+submission. The Job is deleted with background propagation after the run; the
+pod's ``terminationGracePeriodSeconds`` bounds how long it outlives that.
 
-Tested only against a fake API server (tests/executors/k8s_fake.py), never a
-real cluster.
+Tested against a fake API server (tests/executors/k8s_fake.py) that validates
+objects against the Kubernetes OpenAPI schemas, enforces deploy/k8s/rbac.yaml
+and runs the container's command as a real process; never a real cluster.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -25,11 +33,13 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from autoscorer.errors import (
+    AutoScorerError,
     ExecutionFailed,
     ExecutorUnavailable,
-    ImageNotFound,
+    InfrastructureFailure,
     WorkspaceInvalid,
 )
+from autoscorer.executors import k8s_status as st
 from autoscorer.executors.base import Executor, Middleware, Run, RunSpec, SandboxState
 from autoscorer.executors.base import Sandbox as _Sandbox
 from autoscorer.executors.k8s_manifests import (
@@ -40,13 +50,18 @@ from autoscorer.executors.k8s_manifests import (
     job_name,
 )
 
-IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 _KILLED = 137
+API_TIMEOUT = 30.0  # seconds for one API call (connect + read)
+LOG_CONNECT_TIMEOUT = 10.0
+LOG_DRAIN_SECONDS = 2.0  # after the container ended
+LOG_IDLE_MARGIN = 60.0  # a log read waits at most the time limit + this (closed at the end too)
 
 
 def _api_client(
-    host: str | None, kubeconfig: str | None, in_cluster: bool, token: str | None
+    host: str | None, kubeconfig: str | None, in_cluster: bool | None, token: str | None
 ) -> k8s.ApiClient:
+    if in_cluster is None:  # auto: inside a pod with no other configuration
+        in_cluster = not host and not kubeconfig and "KUBERNETES_SERVICE_HOST" in os.environ
     try:
         if host:
             cfg = k8s.Configuration()
@@ -61,8 +76,8 @@ def _api_client(
         return k8s.ApiClient()
     except Exception as exc:
         raise ExecutorUnavailable(
-            f"no Kubernetes configuration could be loaded ({exc}); pass host=, kubeconfig= "
-            "or in_cluster=True",
+            f"no Kubernetes configuration could be loaded ({exc}); set k8s_api_url, "
+            "k8s_kubeconfig or k8s_in_cluster",
             details={"executor": "kubernetes"},
         ) from exc
 
@@ -73,58 +88,139 @@ def _image_digest(image_id: str | None) -> str | None:
     return image_id.rsplit("@", 1)[-1] if "@" in image_id else image_id
 
 
+def grant_group_writable(spec: RunSpec, gid: int) -> None:
+    """Hand the writable mounts (and what is already in them) to group ``gid``, mode g+rwX.
+
+    Directories get the set-group-id bit, so files the pod creates stay readable by the
+    worker (a member of the group). Links are never followed.
+    """
+    for mount in spec.mounts:
+        if mount.read_only:
+            continue
+        try:
+            _grant(mount.source, gid, 0o2770)
+            for entry in os.scandir(mount.source):
+                if not entry.is_symlink():
+                    _grant(Path(entry.path), gid, 0o2770 if entry.is_dir() else 0o660)
+        except PermissionError as exc:
+            raise ExecutorUnavailable(
+                f"cannot hand {mount.source} to group {gid} ({exc.strerror}); run the worker "
+                f"with group {gid} in its supplementalGroups (see docs/deployment.md)",
+                details={"executor": "kubernetes", "fs_group": gid},
+            ) from exc
+
+
+def _grant(path: Path, gid: int, mode: int) -> None:
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise WorkspaceInvalid(f"{path} is a symbolic link; refused", field="workspace_path")
+    os.chown(path, -1, gid, follow_symlinks=False)
+    os.chmod(path, (info.st_mode & 0o7777) | mode)
+
+
 class KubernetesSandbox(_Sandbox):
     """A Job and its single pod, observed by polling the API server."""
 
-    def __init__(self, api: k8s.ApiClient, name: str, namespace: str, poll: float) -> None:
+    def __init__(self, api: k8s.ApiClient, name: str, run: Run, s: PodSettings, poll: float):
         self.batch, self.core = k8s.BatchV1Api(api), k8s.CoreV1Api(api)
-        self.id, self.namespace, self.poll = name, namespace, poll
+        self.id, self.namespace, self.poll, self.run = name, s.namespace, poll, run
+        self.startup_timeout = s.startup_timeout
         self.image_digest = None
         self.state: SandboxState | None = None
         self.pod: Any = None
-        self._last_poll = 0.0
+        self.running = False  # the container has started: the time limit counts
+        self.pending: tuple[str, str] = ("Pending", "")
+        self._created = self._last_poll = time.monotonic()
+        self._last_poll -= poll
+        self._seen_pod = self._killed = False
+        self._log_resp: Any = None
         self._lock = threading.Lock()
         self._gone = threading.Event()
 
     # -- observing --
-    def _refresh(self) -> None:
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={self.id}")
-        self.pod = pods.items[0] if pods.items else None
+    def wait(self, timeout: float) -> int | None:
+        if not self.running:
+            self.run.started = time.monotonic()  # the clock starts when the container does
+        if time.monotonic() - self._last_poll < self.poll:
+            time.sleep(timeout)
+            return None
+        self._last_poll = time.monotonic()
+        with self._lock:
+            try:
+                self.state = self._observe(*self._read())
+            except BaseException:
+                self._end_streams()
+                raise
+        if self.state is None:
+            return None
+        # the log stream ends with the container; one that hangs is closed after a short drain
+        timer = threading.Timer(LOG_DRAIN_SECONDS, self._end_streams)
+        timer.daemon = True
+        timer.start()
+        return self.state.exit_code
+
+    def _read(self) -> tuple[Any, Any, bool]:
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"job-name={self.id}", _request_timeout=API_TIMEOUT
+        )
+        pod = pods.items[0] if pods.items else None
+        vanished = pod is None and self._seen_pod and not self._killed
+        self._seen_pod = self._seen_pod or pod is not None
+        self.pod = pod or self.pod
         try:
-            job = self.batch.read_namespaced_job(self.id, self.namespace)
+            job = self.batch.read_namespaced_job(
+                self.id, self.namespace, _request_timeout=API_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            self._gone.set()
             job = None
-        self.state = self._terminal(job)
+        return pod, job, vanished
 
-    def _container_status(self) -> Any:
-        statuses = (self.pod.status.container_statuses or []) if self.pod else []
-        return next((c for c in statuses if c.name == CONTAINER), None)
-
-    def _terminal(self, job: Any) -> SandboxState | None:
-        cs = self._container_status()
+    def _observe(self, pod: Any, job: Any, vanished: bool) -> SandboxState | None:
+        cs = st.container_status(pod)
         if cs is not None:
             self.image_digest = _image_digest(cs.image_id) or self.image_digest
-            waiting = cs.state.waiting if cs.state else None
-            if waiting is not None and waiting.reason in IMAGE_ERRORS:
-                why = waiting.message or waiting.reason
-                raise ImageNotFound(
-                    f"the cluster cannot pull image {cs.image!r}: {why}",
-                    field="container.image",
-                    details={"reason": waiting.reason},
-                )
-        conditions = (job.status.conditions or []) if job is not None and job.status else []
-        failed = next((c for c in conditions if c.type == "Failed" and c.status == "True"), None)
-        if failed is not None and failed.reason == "DeadlineExceeded":
+        if not self.running and st.has_started(cs):
+            self.running = True
+            self.run.log("INFO", f"container started after {self._startup_seconds():.1f} s")
+        lost = st.disruption_error(pod, vanished and self.running)
+        if lost is not None:
+            raise lost
+        if not self.running:
+            return self._starting(pod, cs, job)
+        failure = st.job_failure(job)
+        if failure is not None and failure.reason == "DeadlineExceeded":
             return self._from_container(cs, deadline=True)
-        phase = self.pod.status.phase if self.pod and self.pod.status else None
-        if phase in ("Succeeded", "Failed") or failed is not None:
+        phase = pod.status.phase if pod is not None and pod.status else None
+        if phase in ("Succeeded", "Failed") or failure is not None or st.job_succeeded(job):
             return self._from_container(cs)
-        if job is None:  # deleted under us (cancel, time-out, or someone else)
+        return self._job_gone() if job is None else None
+
+    def _starting(self, pod: Any, cs: Any, job: Any) -> SandboxState | None:
+        """Before the container runs: fail fast on what waiting cannot cure, else wait."""
+        self.pending = st.pending_reason(pod, cs)
+        error = st.startup_error(cs)
+        failure = st.job_failure(job)
+        if error is None and failure is not None:
+            error = st.failed_before_start(failure, self.startup_timeout, self.pending)
+        if error is None and self._startup_seconds() > self.startup_timeout:
+            image = cs.image if cs is not None else self.run.spec.image
+            error = st.startup_expired(*self.pending, limit=self.startup_timeout, image=image)
+        if error is not None:
+            raise error
+        return self._job_gone() if job is None else None
+
+    def _job_gone(self) -> SandboxState:
+        if self._killed:  # our own delete (cancel, time-out)
             return SandboxState(exit_code=_KILLED)
-        return None
+        raise InfrastructureFailure(
+            f"Job {self.namespace}/{self.id} was deleted by someone else during the run",
+            details={"reason": "JobDeleted"},
+        )
+
+    def _startup_seconds(self) -> float:
+        return time.monotonic() - self._created
 
     @staticmethod
     def _from_container(cs: Any, deadline: bool = False) -> SandboxState:
@@ -139,37 +235,35 @@ class KubernetesSandbox(_Sandbox):
             deadline_exceeded=deadline,
         )
 
-    def wait(self, timeout: float) -> int | None:
-        if time.monotonic() - self._last_poll < self.poll:
-            time.sleep(timeout)
-            return None
-        self._last_poll = time.monotonic()
-        with self._lock:
-            try:
-                self._refresh()
-            except Exception:
-                self._gone.set()  # nothing more to stream
-                raise
-        return None if self.state is None else self.state.exit_code
-
     # -- acting --
     def kill(self) -> None:
+        self._killed = True
         self.remove()
 
     def remove(self) -> None:
         body = k8s.V1DeleteOptions(propagation_policy="Background", grace_period_seconds=0)
         try:
-            self.batch.delete_namespaced_job(self.id, self.namespace, body=body)
+            self.batch.delete_namespaced_job(
+                self.id, self.namespace, body=body, _request_timeout=API_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
+        finally:
+            self._end_streams()
+
+    def _end_streams(self) -> None:
+        """Release the log reader: nothing outlives the run."""
         self._gone.set()
+        resp, self._log_resp = self._log_resp, None
+        if resp is not None:
+            with contextlib.suppress(Exception):
+                resp.shutdown()
 
     def _container_started(self) -> bool:
-        """Block until the container runs or ran (True) or the Job ended without it (False)."""
+        """Block until the container runs or ran (True) or the run ended without it (False)."""
         while not self._gone.is_set():
-            cs = self._container_status()
-            if cs is not None and cs.state and (cs.state.running or cs.state.terminated):
+            if self.running:
                 return True
             if self.state is not None:
                 return False
@@ -185,11 +279,20 @@ class KubernetesSandbox(_Sandbox):
             container=CONTAINER,
             follow=True,
             _preload_content=False,
+            _request_timeout=(LOG_CONNECT_TIMEOUT, self.run.spec.time_limit + LOG_IDLE_MARGIN),
         )
+        self._log_resp = resp
+        if self._gone.is_set():
+            self._end_streams()
         try:
             yield from resp.stream(65536)
+        except Exception as exc:
+            if not self._gone.is_set():
+                raise
+            del exc  # closed by the end of the run
         finally:
-            resp.release_conn()
+            with contextlib.suppress(Exception):
+                resp.release_conn()
 
     def finish(self) -> SandboxState:
         assert self.state is not None
@@ -208,7 +311,7 @@ class KubernetesExecutor(Executor):
         workspace_root: str,
         host: str | None = None,
         kubeconfig: str | None = None,
-        in_cluster: bool = False,
+        in_cluster: bool | None = None,
         token: str | None = None,
         network_policy: bool = True,
         poll_interval: float = 1.0,
@@ -252,6 +355,7 @@ class KubernetesExecutor(Executor):
             k8s.NetworkingV1Api(self.api).create_namespaced_network_policy(
                 self.settings.namespace,
                 body,  # type: ignore[arg-type]  # the client accepts plain dicts
+                _request_timeout=API_TIMEOUT,
             )
         except ApiException as exc:
             if exc.status != 409:  # 409: it exists already
@@ -260,18 +364,18 @@ class KubernetesExecutor(Executor):
 
     def start(self, spec: RunSpec, run: Run) -> KubernetesSandbox:
         body = self.manifest(spec)
+        grant_group_writable(spec, self.settings.fs_group)
         try:
             self._ensure_policy()
             k8s.BatchV1Api(self.api).create_namespaced_job(
                 self.settings.namespace,
                 body,  # type: ignore[arg-type]  # the client accepts plain dicts
+                _request_timeout=API_TIMEOUT,
             )
         except ApiException as exc:
-            cls = ExecutorUnavailable if exc.status in (401, 403, 503) else ExecutionFailed
-            raise cls(
-                f"the Kubernetes API refused the Job ({exc.status} {exc.reason}): {exc.body}",
-                details={"executor": self.name, "status": exc.status},
-            ) from exc
+            raise _refused(exc, self.settings.namespace) from exc
+        except AutoScorerError:
+            raise
         except Exception as exc:  # connection refused, DNS, TLS
             raise ExecutorUnavailable(
                 f"the Kubernetes API does not answer: {type(exc).__name__}: {exc}",
@@ -279,11 +383,11 @@ class KubernetesExecutor(Executor):
             ) from exc
         name = body["metadata"]["name"]
         run.log("INFO", f"job {self.settings.namespace}/{name} created")
-        return KubernetesSandbox(self.api, name, self.settings.namespace, self.poll_interval)
+        return KubernetesSandbox(self.api, name, run, self.settings, self.poll_interval)
 
     def health(self) -> dict[str, Any]:
         try:
-            info = k8s.VersionApi(self.api).get_code()
+            info = k8s.VersionApi(self.api).get_code(_request_timeout=5.0)
         except Exception as exc:
             return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
         return {
@@ -294,3 +398,25 @@ class KubernetesExecutor(Executor):
 
     def close(self) -> None:
         self.api.close()
+
+
+def _refused(exc: ApiException, namespace: str) -> AutoScorerError:
+    """An API refusal at Job creation as an error of the taxonomy (all system faults)."""
+    details = {"executor": "kubernetes", "status": exc.status}
+    if exc.status in (401, 403):
+        hint = "give the worker's service account the Role of deploy/k8s/rbac.yaml"
+        return ExecutorUnavailable(
+            f"the Kubernetes API refused the request ({exc.status} {exc.reason}); {hint}: "
+            f"{exc.body}",
+            details=details,
+        )
+    if exc.status in (404, 503):
+        return ExecutorUnavailable(
+            f"the Kubernetes API cannot take Jobs in namespace {namespace!r} "
+            f"({exc.status} {exc.reason}): {exc.body}",
+            details=details,
+        )
+    return ExecutionFailed(
+        f"the Kubernetes API refused the Job ({exc.status} {exc.reason}): {exc.body}",
+        details=details,
+    )
