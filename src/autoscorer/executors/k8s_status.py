@@ -10,6 +10,7 @@ tested on its own.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from autoscorer.errors import (
@@ -47,6 +48,13 @@ def container_status(pod: Any) -> Any:
 def has_started(cs: Any) -> bool:
     """The container runs or ran (the moment the time limit starts counting)."""
     return cs is not None and cs.state is not None and bool(cs.state.running or cs.state.terminated)
+
+
+def seconds_since_start(cs: Any) -> float:
+    """Seconds since the container's ``startedAt`` (0 when unknown)."""
+    state = cs.state.running or cs.state.terminated
+    started = getattr(state, "started_at", None)
+    return max(0.0, time.time() - started.timestamp()) if started is not None else 0.0
 
 
 def _condition(obj: Any, kind: str) -> Any:

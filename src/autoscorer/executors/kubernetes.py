@@ -130,7 +130,7 @@ class KubernetesSandbox(_Sandbox):
         self.pod: Any = None
         self.running = False  # the container has started: the time limit counts
         self.pending: tuple[str, str] = ("Pending", "")
-        self._created = self._last_poll = time.monotonic()
+        self._created = self._last_poll = self._prev_poll = time.monotonic()
         self._last_poll -= poll
         self._seen_pod = self._killed = False
         self._log_resp: Any = None
@@ -144,7 +144,7 @@ class KubernetesSandbox(_Sandbox):
         if time.monotonic() - self._last_poll < self.poll:
             time.sleep(timeout)
             return None
-        self._last_poll = time.monotonic()
+        self._prev_poll, self._last_poll = self._last_poll, time.monotonic()
         with self._lock:
             try:
                 self.state = self._observe(*self._read())
@@ -183,6 +183,9 @@ class KubernetesSandbox(_Sandbox):
             self.image_digest = _image_digest(cs.image_id) or self.image_digest
         if not self.running and st.has_started(cs):
             self.running = True
+            # it started between the previous poll and now; startedAt (whole seconds) says when
+            ago = min(st.seconds_since_start(cs), self._last_poll - self._prev_poll)
+            self.run.started = self._last_poll - max(0.0, ago)
             self.run.log("INFO", f"container started after {self._startup_seconds():.1f} s")
         lost = st.disruption_error(pod, vanished and self.running)
         if lost is not None:
