@@ -30,7 +30,8 @@ from urllib.parse import parse_qs, urlparse
 
 import kubernetes_validate
 import yaml
-from k8s_fake_pod import Controller, FakeJob, FakePod, Node, ProcessRunner, Scenario, cleanup
+from k8s_fake_pod import Controller, FakeJob, FakePod, Node, Scenario
+from k8s_fake_proc import ProcessRunner, cleanup
 
 ROOT = Path(__file__).resolve().parents[2]
 RBAC = ROOT / "deploy" / "k8s" / "rbac.yaml"
