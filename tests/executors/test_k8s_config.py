@@ -217,3 +217,53 @@ def test_the_fake_log_endpoint_is_400_before_the_container_starts(
             urllib.request.urlopen(url, timeout=5)
         assert info.value.code == 400
         assert "is waiting to start: ContainerCreating" in json.loads(info.value.read())["message"]
+
+
+# -- deploy/k8s and the cluster checklist agree with the code --
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+
+
+def _docs(name: str) -> list[dict[str, Any]]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d]
+
+
+def test_the_checklist_can_i_lines_cover_the_rbac_table() -> None:
+    import re
+
+    from autoscorer.executors.k8s_rbac import RULES
+
+    text = (DEPLOY.parents[1] / "docs" / "deployment.md").read_text()
+    found = set(
+        re.findall(r"kubectl auth can-i --as=\$SA (\w+) (\S+)(?: --subresource=(\w+))?", text)
+    )
+    wanted = set()
+    for rule in RULES:
+        resource, _, sub = rule.resource.partition("/")
+        name = f"{resource}.{rule.api_group}" if rule.api_group else resource
+        wanted |= {(verb, name, sub) for verb in rule.verbs}
+    assert found == wanted
+
+
+def test_the_worker_deployment_fits_the_executor_settings() -> None:
+    (cm,) = [d for d in _docs("config.yaml") if d["kind"] == "ConfigMap"]
+    (pvc,) = [d for d in _docs("config.yaml") if d["kind"] == "PersistentVolumeClaim"]
+    (worker,) = _docs("worker.yaml")
+    env = cm["data"]
+    settings = Settings(**{k.removeprefix("AUTOSCORER_").lower(): v for k, v in env.items()})
+    pod = worker["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "autoscorer-worker"
+    assert settings.k8s_fs_group in pod["securityContext"]["supplementalGroups"]
+    assert pod["securityContext"]["runAsUser"] != 0 and pod["securityContext"]["runAsGroup"] != 0
+    (claim,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert (
+        claim["persistentVolumeClaim"]["claimName"] == settings.k8s_pvc == pvc["metadata"]["name"]
+    )
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts[claim["name"]] == settings.k8s_workspace_root
+    assert settings.k8s_workspace_root in settings.workspace_roots
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    opts = KubernetesOptions.from_settings(settings)
+    assert (opts.namespace, opts.in_cluster, opts.host) == ("autoscorer", None, None)

@@ -72,10 +72,12 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi
     env = deploy_env()
     assert env["AUTOSCORER_EXECUTOR"] == "kubernetes"
     assert json.loads(env["AUTOSCORER_WORKSPACE_ROOTS"]) == ["/workspaces"]
+    assert env["AUTOSCORER_K8S_WORKSPACE_ROOT"] == "/workspaces"
     with FakeApiServer(volume, env["AUTOSCORER_K8S_NAMESPACE"], env["AUTOSCORER_K8S_PVC"]) as fake:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("AUTOSCORER_WORKSPACE_ROOTS", json.dumps([str(volume)]))
+        monkeypatch.setenv("AUTOSCORER_K8S_WORKSPACE_ROOT", str(volume))
         monkeypatch.setenv("AUTOSCORER_K8S_API_URL", fake.url)
         monkeypatch.setenv("AUTOSCORER_QUEUE", "inprocess")
         monkeypatch.setenv("AUTOSCORER_DATABASE_URL", f"sqlite:///{tmp_path / 'jobs.db'}")
