@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from k8s_fake_proc import MountRefused
 
 DIGEST = "docker-pullable://registry.test/img@sha256:" + "ab" * 32
@@ -278,7 +279,7 @@ class Controller:
         with self.cluster.lock:
             pod.deleted_at = pod.deleted_at or time.time()
         if pod.proc is not None and pod.proc.poll() is None:
-            signal_tree(pod, signal.SIGTERM)
+            terminate_main(pod)
             try:
                 pod.proc.wait(grace)
             except subprocess.TimeoutExpired:
@@ -297,6 +298,18 @@ def _fails_job(policy: dict[str, Any] | None) -> bool:
 def _cond(kind: str, status: str, reason: str | None = None, msg: str = "") -> dict[str, Any]:
     out = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": ts()}
     return out | ({"reason": reason, "message": msg} if reason else {})
+
+
+def terminate_main(pod: FakePod) -> None:
+    """SIGTERM to the container's main process (its PID 1), as the kubelet sends it."""
+    if pod.proc is None or pod.proc.poll() is not None:
+        return
+    with contextlib.suppress(psutil.Error):
+        inside = [
+            p for p in psutil.Process(pod.proc.pid).children(recursive=True) if p.name() != "bwrap"
+        ]
+        if inside:
+            min(inside, key=lambda p: p.create_time()).send_signal(signal.SIGTERM)
 
 
 def signal_tree(pod: FakePod, sig: int) -> None:

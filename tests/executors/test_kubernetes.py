@@ -141,6 +141,31 @@ def test_mounts_are_exactly_the_run_spec_mounts(
     assert outcome.error is not None and outcome.error.code == "EXIT_NONZERO"
 
 
+def test_a_changed_mount_list_is_followed_and_a_mount_off_the_volume_refused(
+    k8s: KubernetesExecutor, fake: FakeApiServer, workspace: WsFactory, tmp_path: Path
+) -> None:
+    """Whatever spec.py decides to mount (one file here) is what the pod gets; a source
+    outside the workspace cannot be a subPath and is refused before anything is created."""
+    from dataclasses import replace
+
+    from autoscorer.executors.base import Mount
+
+    root = workspace(["sh", "-c", "ls -R /workspace/input"])
+    ws = Workspace.at(root)
+    spec = build_spec(ws, ws.load_meta())
+    ids = Mount(root / "input" / "data" / "ids.txt", "/workspace/input/ids.txt")
+    one_file = replace(spec, mounts=[ids, *(m for m in spec.mounts if not m.read_only)])
+    outcome = k8s.run(one_file)
+    assert outcome.error is not None and outcome.error.code == "NO_PREDICTIONS"
+    assert (root / "logs" / "container.log").read_text().split() == ["/workspace/input:", "ids.txt"]
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    bad = replace(spec, mounts=[Mount(outside, "/workspace/input/x"), *spec.mounts])
+    outcome = k8s.run(bad)
+    assert outcome.error is not None and outcome.error.code == "WORKSPACE_INVALID"
+    assert len(fake.cluster.jobs) == 1
+
+
 def test_the_pod_writes_output_as_a_non_root_user(
     k8s: KubernetesExecutor, fake: FakeApiServer, workspace: WsFactory
 ) -> None:
