@@ -84,6 +84,10 @@ def test_cancel_and_batches(live, slow_scorer) -> None:
         )
         assert batch.job_ids == ids
         assert len((await c.batch_status(ids)).jobs) == 3
+        for _ in range(600):  # cancel it while it runs, not while it is queued
+            if (await c.get_job_status(ids[0])).status == "running":
+                break
+            await asyncio.sleep(0.05)
         assert (await c.cancel_job(ids[0])).status == "cancelled"
         with pytest.raises(Conflict):
             await c.cancel_job(ids[0])

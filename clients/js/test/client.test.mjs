@@ -88,6 +88,7 @@ test('cancel, batch submit, batch status, batch cancel', async () => {
   const st = await client.batchStatus(ids, { includeProgress: true });
   assert.deepEqual(st.jobs.map((j) => j.jobId), ids);
   assert.equal(st.summary.total, 3);
+  while ((await client.getJobStatus(ids[0])).status !== 'running') await new Promise((r) => setTimeout(r, 50));
   assert.equal((await client.cancelJob(ids[0])).status, 'cancelled');
   await assert.rejects(client.cancelJob(ids[0]), Conflict);
   const out = await client.cancelBatch(ids.slice(1), { reason: 'test over' });
