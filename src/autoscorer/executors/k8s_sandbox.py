@@ -112,13 +112,8 @@ class KubernetesSandbox(_Sandbox):
         return self.state.exit_code
 
     def _read(self) -> tuple[Any, Any, bool]:
-        pods = self.core.list_namespaced_pod(
-            self.namespace, label_selector=f"job-name={self.id}", _request_timeout=API_TIMEOUT
-        )
-        pod = pods.items[0] if pods.items else None
-        vanished = pod is None and self._seen_pod and not self._killed
-        self._seen_pod = self._seen_pod or pod is not None
-        self.pod = pod or self.pod
+        """The Job, then its pod: read in this order, the pod is never older than the Job
+        (a Job already Complete next to a pod still shown Running would lose the exit code)."""
         try:
             job = self.batch.read_namespaced_job(
                 self.id, self.namespace, _request_timeout=API_TIMEOUT
@@ -127,6 +122,13 @@ class KubernetesSandbox(_Sandbox):
             if exc.status != 404:
                 raise
             job = None
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"job-name={self.id}", _request_timeout=API_TIMEOUT
+        )
+        pod = pods.items[0] if pods.items else None
+        vanished = pod is None and self._seen_pod and not self._killed
+        self._seen_pod = self._seen_pod or pod is not None
+        self.pod = pod or self.pod
         return pod, job, vanished
 
     def _observe(self, pod: Any, job: Any, vanished: bool) -> SandboxState | None:
@@ -148,8 +150,11 @@ class KubernetesSandbox(_Sandbox):
         if failure is not None and failure.reason == "DeadlineExceeded":
             return self._from_container(cs, deadline=True)
         phase = pod.status.phase if pod is not None and pod.status else None
-        if phase in ("Succeeded", "Failed") or failure is not None or st.job_succeeded(job):
+        ended = cs is not None and cs.state is not None and cs.state.terminated is not None
+        if phase in ("Succeeded", "Failed") or ended:
             return self._from_container(cs)
+        if (failure is not None or st.job_succeeded(job)) and pod is None:
+            return self._from_container(cs)  # the pod is gone: no exit code to wait for
         return self._job_gone() if job is None else None
 
     def _starting(self, pod: Any, cs: Any, job: Any) -> SandboxState | None:
