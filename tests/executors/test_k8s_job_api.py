@@ -10,7 +10,12 @@ PostgreSQL and Celery; the job path after the queue is the same).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -21,6 +26,7 @@ import pytest
 import yaml
 from k8s_fake import ROOT, FakeApiServer
 from k8s_fake_pod import Scenario
+from tests.jobs.helpers import REDIS_URL, unique, wait_for
 
 from autoscorer.api.main import create_app
 from autoscorer.settings import Settings
@@ -147,3 +153,61 @@ def test_a_lost_pod_fails_the_job_with_a_system_fault(
     error = status.get("error") or result.get("error") or result["data"]["result"]["error"]
     assert error["code"] == code, error
     assert error["details"]["fault"] == "system"
+
+
+class CeleryWorker:
+    """``autoscorer worker`` with the Deployment's environment, in its own process group."""
+
+    def __init__(self, env: dict[str, str], queue: str, log: Path) -> None:
+        argv = [sys.executable, "-m", "autoscorer.cli.main", "worker", "-Q", queue]
+        argv += ["-c", "1", "--pool", "solo", "--no-reaper", "--hostname", f"{queue}@%h"]
+        self.name, self.log = queue, log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, cwd=str(log.parent),
+            )  # fmt: skip
+
+    def wait_ready(self, app: Any) -> None:
+        def ready() -> bool:
+            assert self.proc.poll() is None, self.log.read_text(errors="replace")
+            replies = app.control.ping(timeout=0.5) or []
+            return any(name.startswith(f"{self.name}@") for r in replies for name in r)
+
+        wait_for(ready, 60, "the celery worker to answer a ping", step=0.1)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+
+
+@pytest.mark.celery
+@pytest.mark.slow
+def test_a_kubernetes_job_runs_on_a_celery_worker_as_deployed(
+    cluster: FakeApiServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The ConfigMap's queue too: the API publishes to Redis, an ``autoscorer worker``
+    process (the worker Deployment's command) runs the Kubernetes Job."""
+    lane = unique("k8s-lane")
+    monkeypatch.setenv("AUTOSCORER_QUEUE", deploy_env()["AUTOSCORER_QUEUE"])
+    monkeypatch.setenv("AUTOSCORER_BROKER_URL", REDIS_URL)
+    env = {k: v for k, v in os.environ.items()}
+    worker = CeleryWorker(env, lane, tmp_path / "worker.log")
+    try:
+        ws = write_workspace(cluster.cluster.pvc_root / "team-c")
+        with TestClient(create_app(Settings())) as client:
+            worker.wait_ready(client.app.state.runtime.service.queue.app)
+            body = {"workspace_path": str(ws), "config": {"queue": lane}}
+            job_id, status = submit_and_wait(client, body)
+            result = client.get(f"/api/v1/jobs/{job_id}/result").json()["data"]
+    finally:
+        worker.stop()
+    assert status["status"] == "completed", (status, worker.log.read_text(errors="replace"))
+    assert status["worker_id"].startswith("celery@")
+    assert result["result"]["summary"]["score"] == 1.0
+    assert cluster.cluster.denied == [] and len(cluster.cluster.jobs) == 1
