@@ -267,3 +267,30 @@ def test_the_worker_deployment_fits_the_executor_settings() -> None:
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     opts = KubernetesOptions.from_settings(settings)
     assert (opts.namespace, opts.in_cluster, opts.host) == ("autoscorer", None, None)
+
+
+def test_the_cli_builds_kubernetes_from_the_environment(tmp_path: Path) -> None:
+    """``autoscorer run -e kubernetes --dry-run`` prints the Job the settings describe."""
+    import os
+
+    from exec_helpers import write_workspace
+
+    root = write_workspace(tmp_path / "ws", ["true"], scorer="classification_accuracy")
+    env = {
+        **os.environ,
+        "AUTOSCORER_WORKSPACE_ROOTS": json.dumps([str(tmp_path)]),
+        "AUTOSCORER_K8S_API_URL": "http://127.0.0.1:1",  # --dry-run sends nothing
+        "AUTOSCORER_K8S_NAMESPACE": "evalns",
+        "AUTOSCORER_K8S_PVC": "claim-x",
+        "AUTOSCORER_K8S_FS_GROUP": "4242",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "autoscorer.cli.main", "run", str(root), "-e", "kubernetes",
+         "--dry-run"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    job = json.loads(out.stdout)["job"]
+    assert job["metadata"]["namespace"] == "evalns"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "claim-x"
+    assert pod["securityContext"]["fsGroup"] == 4242
