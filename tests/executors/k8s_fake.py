@@ -8,7 +8,8 @@ where the Kubernetes executor depends on it.
 - every request is authorised against the Role of ``deploy/k8s/rbac.yaml``, bound in
   the fake's namespace (as kustomize's ``namespace:`` would): 403 otherwise;
 - only its namespace exists; the PVC of ``pvc_name`` is the host folder ``pvc_root``;
-- pods are played by ``k8s_fake_pod`` (real processes, Job controller conditions);
+- pods are played by ``k8s_fake_pod`` (real processes, Job controller conditions); a pod
+  template that breaks the ``restricted`` Pod Security profile gets no pod (``k8s_fake_psa``);
 - the log endpoint answers 400 while the container is waiting, and streams the real
   process output with ``follow=true``.
 
@@ -102,6 +103,7 @@ class FakeCluster:
     deletions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     denied: list[tuple[str, str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import psutil
 from k8s_fake_proc import MountRefused
+from k8s_fake_psa import restricted_violations
 
 DIGEST = "docker-pullable://registry.test/img@sha256:" + "ab" * 32
 INF = float("inf")
@@ -136,6 +137,12 @@ class Node:
         return True
 
     def _life(self) -> None:
+        refused = restricted_violations(self.pod.spec)
+        if refused:  # FailedCreate: the Job never gets a pod
+            self.cluster.events.append(f"FailedCreate: violates PodSecurity restricted: {refused}")
+            while not self.job.deleted and time.time() < self.deadline:
+                time.sleep(0.05)
+            return
         with self.cluster.lock:
             self.job.pod = self.pod
         if self._start() and self._run():

@@ -185,3 +185,32 @@ def test_the_deploy_role_allows_every_call(fake: FakeApiServer, workspace: WsFac
     assert fake.cluster.denied == [] and len(fake.cluster.policies) == 1
     methods = {m for m, _ in fake.cluster.requests}
     assert methods == {"GET", "POST", "DELETE"}
+
+
+def test_pods_that_break_pod_security_restricted_are_never_created(
+    fake: FakeApiServer, workspace: WsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executor's pods pass ``restricted``; a template without the seccomp profile gets
+    no pod at all (FailedCreate), which ends as STARTUP_TIMEOUT, never blamed on the run."""
+    from k8s_fake_psa import restricted_violations
+
+    from autoscorer.executors import k8s_manifests
+
+    root = workspace(["true"])
+    ws = Workspace.at(root)
+    spec = build_spec(ws, ws.load_meta())
+    ex = get_executor("kubernetes", host=fake.url, workspace_root=str(root.parent))
+    assert isinstance(ex, KubernetesExecutor)
+    assert restricted_violations(ex.manifest(spec)["spec"]["template"]["spec"]) == []
+    original = k8s_manifests.pod_spec
+
+    def no_seccomp(*args: Any) -> dict[str, Any]:
+        pod = original(*args)
+        del pod["securityContext"]["seccompProfile"]
+        return pod
+
+    ex.close()
+    monkeypatch.setattr(k8s_manifests, "pod_spec", no_seccomp)
+    outcome = run(fake, root, startup_timeout=0.5)
+    assert outcome.error is not None and outcome.error.code == "STARTUP_TIMEOUT"
+    assert "seccompProfile" in fake.cluster.events[0]
