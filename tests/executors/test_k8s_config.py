@@ -294,3 +294,13 @@ def test_the_cli_builds_kubernetes_from_the_environment(tmp_path: Path) -> None:
     pod = job["spec"]["template"]["spec"]
     assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "claim-x"
     assert pod["securityContext"]["fsGroup"] == 4242
+
+
+def test_the_k8s_settings_are_in_the_config_sections() -> None:
+    from autoscorer.settings import apply_update, config_view
+
+    change = {"k8s": {"node_selector": {"pool": "gpu"}, "startup_timeout": 60}}
+    new, changes, restart = apply_update(Settings(), "executor", change)
+    assert changes["k8s.node_selector"] == {"old": {}, "new": {"pool": "gpu"}} and restart
+    shown = config_view(new, "executor")["executor"]["k8s"]
+    assert shown["startup_timeout"] == 60 and shown["fs_group"] == 65534
