@@ -223,7 +223,10 @@ class _Pipeline:
         result = failure_result(exc, meta=self.meta, scorer=self.request.scorer)
         _decorate(result, self.outcome, self.started)
         if self.ws.root.is_dir():
-            write_result(self.ws, result)
+            try:
+                write_result(self.ws, result)
+            except (OSError, AutoScorerError) as exc:  # e.g. a linked output/: never written
+                self.log("WARNING", "pipeline", f"result.json not written: {exc}")
         return result
 
 
