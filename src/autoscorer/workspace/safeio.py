@@ -141,7 +141,15 @@ def _open_plain(path: str | os.PathLike[str], flags: int) -> int:
 
 
 def _open_confined(path: str | os.PathLike[str], root: Path, flags: int) -> int:
-    parts = confine(path, root)
+    return open_checked(root, confine(path, root), flags)
+
+
+def open_checked(root: Path, parts: tuple[str, ...], flags: int = os.O_RDONLY) -> int:
+    """Open ``root/parts`` (a path :func:`confine` proved) with no component followed.
+
+    Were any component swapped for a link since the check, the open fails (ELOOP
+    or ENOTDIR) instead of leaving the workspace.
+    """
     parent = _walk(root, parts[:-1])
     try:
         return _open_at(parent, parts[-1], flags)
