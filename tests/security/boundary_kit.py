@@ -123,6 +123,12 @@ def _rel(ws: Path, rel: str, to: Path) -> str:
     return os.path.relpath(to, (ws / rel).parent)
 
 
+def _hard_link_to_gt(ws: Path, outside: Path) -> None:
+    """Score-only: the prediction is another name of the ground truth (same inode)."""
+    (ws / "output" / "pred.csv").unlink()
+    os.link(ws / "input" / "gt.csv", ws / "output" / "pred.csv")
+
+
 WI, NP = "WORKSPACE_INVALID", "NO_PREDICTIONS"
 TRICKS = [
     Trick("gt-absolute", _link("input/gt.csv", lambda w, o: o / "secret.csv"), WI),
@@ -143,6 +149,7 @@ TRICKS = [
         _link("output/pred.csv", lambda w, o: "../input/gt.csv"),
         NP,
     ),
+    Trick("pred-hard-link-to-gt", _hard_link_to_gt, NP),
     Trick(
         "pred-into-input-absolute",
         _link("output/pred.csv", lambda w, o: w / "input" / "gt.csv"),

@@ -141,7 +141,17 @@ def _open_plain(path: str | os.PathLike[str], flags: int) -> int:
 
 
 def _open_confined(path: str | os.PathLike[str], root: Path, flags: int) -> int:
-    return open_checked(root, confine(path, root), flags)
+    parts = confine(path, root)
+    fd = open_checked(root, parts, flags)
+    if parts[0] == "output" and os.fstat(fd).st_nlink > 1:
+        os.close(fd)  # a hard link in output/ may be the ground truth under another name
+        rel = "/".join(parts)
+        raise OutsideWorkspace(
+            f"{rel} is a hard link; the submission must write a file of its own",
+            field=rel,
+            details={"file": rel, "reason": "hard_link"},
+        )
+    return fd
 
 
 def open_checked(root: Path, parts: tuple[str, ...], flags: int = os.O_RDONLY) -> int:
@@ -262,18 +272,29 @@ def linked_part(root: Path, relative: str) -> str | None:
     return None
 
 
+def _hard_linked(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+
+
 def refuse_linked_prediction(root: Path, relative: str) -> None:
     """One rule for predictions, after inference and in score-only mode alike.
 
-    A prediction file that is a symbolic link (or lies under one) is refused with
+    A prediction file that is a symbolic link (or lies under one), or a hard link
+    (another name of a file, maybe the ground truth), is refused with
     NO_PREDICTIONS wherever it points, ``input/`` included: the host-side scorer
     would otherwise read what the link names.
     """
     check_top_level(root)
-    link = linked_part(root, relative)
+    link, kind = linked_part(root, relative), "symbolic"
+    if link is None and _hard_linked(root / relative):
+        link, kind = relative, "hard"
     if link is not None:
         raise NoPredictions(
-            f"{link} is a symbolic link; write a regular file",
+            f"{link} is a {kind} link; write a regular file",
             field=link,
-            details={"file": link, "reason": "symlink"},
+            details={"file": link, "reason": f"{kind}_link"},
         )
