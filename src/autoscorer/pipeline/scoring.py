@@ -201,7 +201,8 @@ def _score(
     meta = ws.load_meta()
     cls = _resolve_scorer(meta, scorer)
     instance = cls({**meta.scorer_params, **(params or {})})
-    ws.output_dir.mkdir(parents=True, exist_ok=True)
+    with safeio.open_dir(ws.root, "output", create=True):
+        pass  # created if missing, never through a link
     with tempfile.TemporaryDirectory(prefix=".artifacts-", dir=ws.output_dir) as staging:
         ctx = ScoringContext(
             workspace=ws,

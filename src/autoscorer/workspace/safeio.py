@@ -199,21 +199,30 @@ def open_dir(root: Path, *parts: str, create: bool = False) -> Iterator[int]:
     check_top_level(root)
     fd = _walk(root, ())
     try:
-        for part in parts:
+        for i, part in enumerate(parts):
             if create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(part, 0o755, dir_fd=fd)
-            try:
-                child = os.open(part, _DIR, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise _outside("/".join(parts)) from exc
-                raise
+            child = _open_subdir(fd, part, "/".join(parts[: i + 1]))
             os.close(fd)
             fd = child
         yield fd
     finally:
         os.close(fd)
+
+
+def _open_subdir(fd: int, part: str, rel: str) -> int:
+    """``part`` of the folder ``fd`` (``rel`` names it in errors), never through a link."""
+    try:
+        return os.open(part, _DIR, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        if stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+            raise _outside(rel) from exc
+        raise WorkspaceInvalid(
+            f"{rel} in the workspace is not a folder", field=rel, details={"entry": rel}
+        ) from exc
 
 
 def write_atomic(dir_fd: int, name: str, data: bytes, mode: int = 0o644) -> None:
