@@ -41,6 +41,12 @@ class Principal:
     def allows(self, role: Role) -> bool:
         return _RANK[self.role] >= _RANK[role]
 
+    @property
+    def owner_scope(self) -> str | None:
+        """The owner this caller's job reads are confined to: a submitter sees only the
+        jobs it submitted; readers and admins see every job (None)."""
+        return self.name if self.role == "submitter" else None
+
 
 def authenticate(settings: Settings, token: str | None) -> Principal:
     """The principal for a bearer ``token`` (None when no Authorization header came)."""
