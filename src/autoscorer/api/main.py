@@ -10,6 +10,7 @@ builds its own app from the same environment.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,10 +34,12 @@ from autoscorer.api.routes import (
 from autoscorer.api.runtime import Runtime
 from autoscorer.api.schemas import ERROR_RESPONSES
 from autoscorer.api.security import BodyLimitMiddleware, RateLimiter
+from autoscorer.config_guard import startup_warnings
 from autoscorer.observability.logs import configure_logging
 from autoscorer.observability.middleware import ObservabilityMiddleware
 from autoscorer.settings import Settings
 
+log = logging.getLogger("autoscorer.api")
 DESCRIPTION = """\
 Submit scoring jobs, follow them, read results and logs; manage scorers
 (including hot-reloaded custom ones), workspaces and the configuration.
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """A new app; ``runtime`` may be given to share a job service (tests, embedding)."""
     settings = settings or Settings()
     configure_logging(settings)
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
     app = FastAPI(
         title="AutoScorer API",
         version=__version__,

@@ -72,6 +72,17 @@ def check_role(principal: Principal, role: Role) -> None:
         )
 
 
+def check_scorer_loading(settings: Settings) -> None:
+    """Loading a scorer file runs its code in the server: a host may turn it off."""
+    if not settings.api_scorer_loading:
+        raise Forbidden(
+            "loading scorer files over the API is turned off on this server "
+            "(security.scorer_loading / AUTOSCORER_API_SCORER_LOADING is false)",
+            field="file_path",
+            details={"setting": "security.scorer_loading"},
+        )
+
+
 class RateLimiter:
     """A token bucket per caller: ``rate`` requests/s on average, bursts up to ``burst``."""
 
@@ -106,8 +117,14 @@ def inside_roots(path: str, roots: list[str], field: str) -> Path:
     """``path`` resolved (symlinks too) inside ``roots``; relative paths start at roots[0]."""
     if not path or "\x00" in path:
         raise InvalidParameter(f"'{field}' must be a non-empty path", field=field)
+    if not roots:  # no root configured allows nothing, never everything
+        raise Forbidden(
+            f"{field} {path!r} is refused: no allowed roots are configured for it",
+            field=field,
+            details={"allowed_roots": []},
+        )
     candidate = Path(path).expanduser()
-    if not candidate.is_absolute() and roots:
+    if not candidate.is_absolute():
         candidate = Path(roots[0]) / candidate
     try:
         return resolve_inside(candidate, roots)
