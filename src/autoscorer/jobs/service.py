@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
+from autoscorer.executors.spec import apply_overrides
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
 from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
@@ -51,6 +52,7 @@ def prepare(
     meta = Workspace.at(job["workspace_path"]).load_meta()
     config = dict(job.get("config") or {})
     check_config(config, meta, privileged=privileged)
+    apply_overrides(meta, config)  # values checked like meta.json's now, not as a failed job
     scorer = job.get("scorer") or meta.scorer
     if scorer is not None:
         get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later

@@ -48,6 +48,7 @@ from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
+MAX_OFFSET = 2**31 - 1  # any store holds it (a larger one overflowed SQLite: a 500)
 
 
 def _job_in(
@@ -170,7 +171,7 @@ async def list_jobs(
     task_type: str | None = Query(None),
     scorer: str | None = Query(None),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     sort: Literal["created_at", "updated_at", "job_id"] = Query("created_at"),
     order: Literal["asc", "desc"] = Query("desc"),
 ) -> Response:

@@ -15,7 +15,7 @@ Executor = Literal["auto", "docker", "local", "kubernetes", "k8s"]
 class ResourcesConfig(Request):
     """Resource limits; a submitter may only lower them below ``meta.json``'s."""
 
-    cpu: float | None = Field(None, gt=0, examples=[2.0])
+    cpu: float | None = Field(None, gt=0, le=1024, examples=[2.0])
     memory: str | None = Field(None, examples=["4Gi"])
     gpus: int | None = Field(None, ge=0, le=64)
     pids: int | None = Field(None, ge=1, le=1_000_000)
@@ -27,7 +27,7 @@ class JobConfig(Request):
     make limits stricter (lower ``time_limit``, fewer ``resources``); every other key and
     any raised limit needs the admin role (403 naming the field)."""
 
-    time_limit: float | None = Field(None, gt=0, examples=[1800])
+    time_limit: float | None = Field(None, gt=0, le=30 * 86_400, examples=[1800])
     resources: ResourcesConfig | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
     scorer_params: dict[str, Any] | None = Field(
         None, examples=[{"average": "macro"}], description="Admin only"
