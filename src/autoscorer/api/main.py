@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from autoscorer import __version__
 from autoscorer.api import errors
 from autoscorer.api.envelope import RequestIdMiddleware
+from autoscorer.api.ratelimit import make_limiter
 from autoscorer.api.routes import (
     config,
     health,
@@ -33,7 +34,7 @@ from autoscorer.api.routes import (
 )
 from autoscorer.api.runtime import Runtime
 from autoscorer.api.schemas import ERROR_RESPONSES
-from autoscorer.api.security import BodyLimitMiddleware, RateLimiter
+from autoscorer.api.security import BodyLimitMiddleware
 from autoscorer.config_guard import startup_warnings
 from autoscorer.observability.logs import configure_logging
 from autoscorer.observability.middleware import ObservabilityMiddleware
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
-    app.state.limiter = RateLimiter()
+    app.state.limiter = make_limiter(settings)
     app.state.runtime = runtime or Runtime()
     app.state.started_at = time.time()
     errors.install(app)

@@ -92,6 +92,10 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, at)
 
+    async def acquire(self, caller: str, rate: float, burst: int) -> None:
+        """:meth:`hit`, under the interface the shared (Redis) limiter has too."""
+        self.hit(caller, rate, burst)
+
     def hit(self, caller: str, rate: float, burst: int) -> None:
         """Take one token for ``caller`` or raise :class:`QuotaExceeded` with retry_after."""
         if rate <= 0:
