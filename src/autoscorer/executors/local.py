@@ -90,7 +90,17 @@ def _system_args(paths: tuple[str, ...]) -> list[str]:
 
 
 def _mount_args(spec: RunSpec) -> list[str]:
-    args = ["--dir", f"{SANDBOX_ROOT}/input"]
+    # folders holding a nested mount (input/data when only input/data/x is visible) are
+    # made explicitly: bwrap would create them 0700 root, unreadable to the run user
+    parents = {f"{SANDBOX_ROOT}/input"}
+    for m in spec.mounts:
+        parent = Path(m.target).parent
+        while parent.as_posix().startswith(f"{SANDBOX_ROOT}/input/"):
+            parents.add(parent.as_posix())
+            parent = parent.parent
+    args = []
+    for d in sorted(parents):
+        args += ["--perms", "0755", "--dir", d]
     for m in spec.mounts:
         args += ["--ro-bind" if m.read_only else "--bind", str(m.source), m.target]
     return args

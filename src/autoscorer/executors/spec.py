@@ -2,10 +2,11 @@
 
 Inside every sandbox the workspace appears at ``/workspace``:
 
-- ``input/`` read-only, **without** ``gt.*`` unless ``meta.expose_gt`` is true.
-  The ground truth is hidden by mounting each *other* entry of ``input/``
-  one by one (``input/data``, ``input/images.txt``, ...) under a read-only
-  ``/workspace/input``; nothing is copied.
+- ``input/`` read-only, **without** the ground truth unless ``meta.expose_gt``
+  is true. What is ground truth is declared by the scorer and ``meta.json``
+  (``workspace.ground_truth``); it is hidden by mounting only the *other*
+  entries of ``input/`` (whole folders when nothing below them is hidden)
+  under a read-only ``/workspace/input``; nothing is copied.
 - ``output/`` and ``logs/`` read-write.
 """
 
@@ -18,8 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from autoscorer.errors import InvalidParameter, WorkspaceInvalid
+from autoscorer.errors import AutoScorerError, InvalidParameter, WorkspaceInvalid
 from autoscorer.executors.base import SANDBOX_ROOT, Mount, RunSpec
+from autoscorer.scorers.base import Scorer
+from autoscorer.scorers.registry import get_scorer
+from autoscorer.workspace.ground_truth import ALWAYS_HIDDEN, InputPolicy, visible_entries
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta, parse_memory
 
@@ -56,20 +60,23 @@ def apply_overrides(meta: Meta, overrides: Mapping[str, Any] | None) -> Meta:
         raise InvalidParameter(f"config.{loc}: {first['msg']}", field=f"config.{loc}") from exc
 
 
-def is_gt(name: str) -> bool:
-    return name == "gt" or name.startswith("gt.")
+def input_policy(ws: Workspace, meta: Meta, scorer: type[Scorer] | None) -> InputPolicy:
+    """The scorer's declaration; without a scorer nothing of ``input/`` is visible."""
+    if scorer is None and meta.scorer:
+        try:
+            scorer = get_scorer(meta.scorer)
+        except AutoScorerError:
+            scorer = None
+    if scorer is None:
+        return InputPolicy(ALWAYS_HIDDEN + tuple(meta.ground_truth), (), meta.expose_gt)
+    return scorer.input_policy(ws, meta)
 
 
-def input_mounts(ws: Workspace, expose_gt: bool) -> list[Mount]:
-    """One read-only mount per visible entry of ``input/`` (gt.* hidden unless exposed)."""
-    if not ws.input_dir.is_dir():
-        return []
-    if expose_gt:
-        return [Mount(ws.input_dir, f"{SANDBOX_ROOT}/input", read_only=True)]
+def input_mounts(ws: Workspace, policy: InputPolicy) -> list[Mount]:
+    """One read-only mount per visible entry of ``input/`` (the ground truth left out)."""
     return [
-        Mount(entry, f"{SANDBOX_ROOT}/input/{entry.name}", read_only=True)
-        for entry in sorted(ws.input_dir.iterdir())
-        if not is_gt(entry.name)
+        Mount(ws.root / rel, f"{SANDBOX_ROOT}/{rel}", read_only=True)
+        for rel in visible_entries(ws.input_dir, policy)
     ]
 
 
@@ -106,8 +113,12 @@ def build_spec(
     expected_outputs: tuple[str, ...] = ("pred.csv", "pred.json"),
     keep: bool = False,
     labels: Mapping[str, str] | None = None,
+    scorer: type[Scorer] | None = None,
 ) -> RunSpec:
-    """The :class:`RunSpec` for ``meta.container``; creates ``output/`` and ``logs/``."""
+    """The :class:`RunSpec` for ``meta.container``; creates ``output/`` and ``logs/``.
+
+    ``scorer`` declares the ground truth (default: ``meta.scorer`` from the registry).
+    """
     if meta.container is None:
         raise WorkspaceInvalid(
             "meta.json has no 'container' section, so there is nothing to run; "
@@ -126,7 +137,7 @@ def build_spec(
         env=sandbox_env(meta, jid),
         working_dir=c.working_dir or SANDBOX_ROOT,
         mounts=[
-            *input_mounts(ws, meta.expose_gt),
+            *input_mounts(ws, input_policy(ws, meta, scorer)),
             Mount(ws.output_dir, f"{SANDBOX_ROOT}/output", read_only=False),
             Mount(ws.logs_dir, f"{SANDBOX_ROOT}/logs", read_only=False),
         ],

@@ -99,7 +99,20 @@ class Meta(_Model):
     thresholds: dict[str, float] | None = Field(
         None, description="Rank thresholds S/A/B/C/D and 'pass'; see docs/results.md"
     )
-    expose_gt: bool = Field(False, description="Mount input/gt.* into the sandbox")
+    expose_gt: bool = Field(
+        False, description="Mount the ground truth into the sandbox (host's meta.json or admin)"
+    )
+    ground_truth: list[str] = Field(
+        default_factory=list,
+        description="More ground-truth paths under input/ (globs allowed), never mounted",
+    )
+
+    @field_validator("ground_truth")
+    @classmethod
+    def _check_ground_truth(cls, v: list[str]) -> list[str]:
+        from autoscorer.workspace.ground_truth import check_pattern
+
+        return [check_pattern(p) for p in v]
 
 
 class Summary(_Model):
