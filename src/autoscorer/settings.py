@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -72,7 +73,11 @@ SECTIONS: dict[str, dict[str, str]] = {
         "workspace_roots": "workspace_roots",
         "scorer_roots": "scorer_roots",
     },
-    "limits": {"max_file_bytes": "max_file_bytes", "max_body_bytes": "max_body_bytes"},
+    "limits": {
+        "max_file_bytes": "max_file_bytes",
+        "max_body_bytes": "max_body_bytes",
+        "default_disk": "default_disk",
+    },
     "logging": {"level": "log_level", "format": "log_format"},
     "webhooks": {
         "secret": "webhook_secret",
@@ -166,6 +171,9 @@ class Settings(BaseSettings):
     workspace_roots: StrList = Field(default_factory=_default_workspace_roots)
     scorer_roots: StrList = Field(default_factory=lambda: [os.getcwd()])
     max_file_bytes: int = Field(2 * 1024**3, ge=1)
+    default_disk: str = Field(
+        "1Gi", description="Disk quota of a sandbox's output/ + logs/ without resources.disk"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
     api_workers: int = Field(1, ge=1)
@@ -196,6 +204,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("default_disk")
+    @classmethod
+    def _disk(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*[1-9]\d*(\.\d+)?\s*([KMGT]i?)?\s*", value):
+            raise ValueError("default_disk must be a positive quantity such as '1Gi' or '512Mi'")
+        return value
 
     @field_validator("executor", mode="before")
     @classmethod

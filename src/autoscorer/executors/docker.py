@@ -156,6 +156,7 @@ class DockerExecutor(Executor):
     """Runs each spec in a fresh container on a Docker engine."""
 
     name = "docker"
+    stages_disk = True
 
     def __init__(
         self,

@@ -231,6 +231,7 @@ class LocalExecutor(Executor):
     """Runs each spec as a local process tree; ``sandbox`` is ``auto``, ``bwrap`` or ``none``."""
 
     name = "local"
+    stages_disk = True
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ Inside every sandbox the workspace appears at ``/workspace``:
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -150,10 +151,18 @@ def build_spec(
         user=c.user,
         pull_policy=c.pull_policy,
         expected_outputs=expected_outputs,
-        disk_bytes=parse_memory(meta.resources.disk) if meta.resources.disk else None,
+        disk_bytes=parse_memory(meta.resources.disk or default_disk()),
         keep=keep,
         labels=dict(labels or {}),
     )
+
+
+@functools.cache
+def default_disk() -> str:
+    """The disk quota of a run without ``resources.disk`` (setting ``default_disk``)."""
+    from autoscorer.settings import Settings
+
+    return Settings().default_disk
 
 
 def parse_user(user: str) -> tuple[int, int] | None:

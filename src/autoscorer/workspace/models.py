@@ -60,6 +60,13 @@ class Resources(_Model):
             raise ValueError("memory must be positive")
         return v
 
+    @field_validator("disk")
+    @classmethod
+    def _check_disk(cls, v: str | None) -> str | None:
+        if v is not None and parse_memory(v) < 1024**2:
+            raise ValueError("disk must be at least 1Mi (e.g. '512Mi' or '4Gi')")
+        return v
+
     @property
     def memory_bytes(self) -> int:
         return parse_memory(self.memory)
