@@ -36,7 +36,7 @@ from autoscorer.executors.base import (
     logger,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
-from autoscorer.executors.spec import default_user, grant_writable, parse_user
+from autoscorer.executors.spec import check_user, default_user, grant_writable
 from autoscorer.observability.metrics import observe_container_start
 
 LABEL = "autoscorer.managed"
@@ -175,7 +175,12 @@ class DockerExecutor(Executor):
     ) -> None:
         super().__init__(middleware)
         self.client = client or _connect(base_url, timeout)
-        self.user, self.allow_root = user, allow_root
+        if allow_root:
+            raise InvalidParameter(
+                "allow_root is not supported: submissions never run as root user or group",
+                field="allow_root",
+            )
+        self.user = check_user(user, "user") if user else None
         self.tmpfs_size, self.restricted_network, self.init = tmpfs_size, restricted_network, init
         self.labels = dict(labels or {})
         if reap_orphans:
@@ -183,15 +188,9 @@ class DockerExecutor(Executor):
 
     # -- the container's configuration (pure: also printed by --dry-run) --
     def _user(self, spec: RunSpec) -> str:
-        user = spec.user or self.user or default_user()
-        ids = parse_user(user)
-        if not self.allow_root and (user.split(":")[0] == "root" or (ids and ids[0] == 0)):
-            raise InvalidParameter(
-                f"container user {user!r} is root; submissions run as non-root "
-                "(set container.user to e.g. '1000:1000', or allow_root in the executor config)",
-                field="container.user",
-            )
-        return user
+        if spec.user:
+            return check_user(spec.user, "container.user")
+        return check_user(self.user or default_user(), "user")
 
     def _network(self, spec: RunSpec) -> str:
         if spec.network == "none":

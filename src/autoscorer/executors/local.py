@@ -44,7 +44,7 @@ from autoscorer.executors.base import (
     SandboxState,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
-from autoscorer.executors.spec import default_user, grant_writable, parse_user
+from autoscorer.executors.spec import check_user, default_user, grant_writable
 
 # read-only system paths visible in the sandbox (symlinks are recreated as symlinks)
 SYSTEM_PATHS = (
@@ -255,7 +255,7 @@ class LocalExecutor(Executor):
                 details={"executor": "local"},
             )
         self.prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
-        self.user = user
+        self.user = check_user(user, "user") if user else None
         self.system_paths, self.as_factor = system_paths, address_space_factor
         self.max_file_bytes, self.tmpfs_bytes = max_file_bytes, tmpfs_bytes
 
@@ -264,10 +264,12 @@ class LocalExecutor(Executor):
         return self.bwrap is not None
 
     def _user(self, spec: RunSpec) -> tuple[int, int]:
-        ids = parse_user(spec.user or self.user or default_user())
-        if ids is None or (ids[0] == 0 and os.geteuid() == 0):
-            return parse_user(default_user()) or (65534, 65534)
-        return ids
+        if spec.user:
+            user = check_user(spec.user, "container.user")
+        else:
+            user = check_user(self.user or default_user(), "user")
+        uid, _, gid = user.partition(":")
+        return int(uid), int(gid)
 
     def _bwrap_argv(self, spec: RunSpec, uid: int, gid: int) -> list[str]:
         assert self.bwrap is not None

@@ -148,7 +148,7 @@ def build_spec(
         gpus=meta.resources.gpus,
         pids=meta.resources.pids,
         network=meta.network_policy,
-        user=c.user,
+        user=check_user(c.user, "container.user") if c.user else None,
         pull_policy=c.pull_policy,
         expected_outputs=expected_outputs,
         disk_bytes=parse_memory(meta.resources.disk or default_disk()),
@@ -163,6 +163,31 @@ def default_disk() -> str:
     from autoscorer.settings import Settings
 
     return Settings().default_disk
+
+
+def check_user(user: str, field: str) -> str:
+    """``user`` as numeric ``uid:gid``, neither of them 0 (a bare uid is also the gid).
+
+    A name is refused: it is resolved inside the submitted image, whose
+    ``/etc/passwd`` could map it to root; so is a missing group, which Docker
+    fills with 0 for a uid the image does not list.
+    """
+    uid, sep, gid = str(user).strip().partition(":")
+    if not uid.isdigit() or (sep and not gid.isdigit()):
+        raise InvalidParameter(
+            f"{field} {user!r} must be numeric 'uid:gid' (e.g. '1000:1000'): a name is "
+            "resolved inside the submitted image, which could map it to root",
+            field=field,
+            details={"provided": user},
+        )
+    if int(uid) == 0 or int(gid or uid) == 0:
+        raise InvalidParameter(
+            f"{field} {user!r} has uid or gid 0 (root user or root group); submissions run "
+            "as a non-root user and group, e.g. '65534:65534'",
+            field=field,
+            details={"provided": user},
+        )
+    return f"{int(uid)}:{int(gid or uid)}"
 
 
 def parse_user(user: str) -> tuple[int, int] | None:
