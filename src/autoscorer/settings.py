@@ -43,6 +43,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "system": {"environment": "environment"},
     "executor": {
         "type": "executor",
+        "docker.runtime": "docker_runtime",
         "k8s.enabled": "k8s_enabled",
         "k8s.namespace": "k8s_namespace",
         "k8s.pvc": "k8s_pvc",
@@ -165,6 +166,9 @@ class Settings(BaseSettings):
     )
     reaper_interval: float = Field(5.0, gt=0, description="Seconds between looks for lost jobs")
     executor: Literal["auto", "docker", "local", "kubernetes"] = "auto"
+    docker_runtime: str | None = Field(
+        None, description="OCI runtime of sandbox containers, e.g. runsc (gVisor); None: default"
+    )
     k8s_enabled: bool = False
     k8s_namespace: str = "autoscorer"
     k8s_pvc: str | None = None

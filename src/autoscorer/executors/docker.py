@@ -48,6 +48,13 @@ LABEL_JOB = "autoscorer.job_id"
 ORPHAN_GRACE = 300
 
 
+def default_runtime() -> str | None:
+    """The ``docker_runtime`` setting (``AUTOSCORER_DOCKER_RUNTIME``, config file)."""
+    from autoscorer.settings import Settings
+
+    return Settings().docker_runtime or None
+
+
 def owner_tag() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -170,6 +177,7 @@ class DockerExecutor(Executor):
         labels: dict[str, str] | None = None,
         reap_orphans: bool = True,
         timeout: int = 120,
+        runtime: str | None = None,
         middleware: list[Middleware] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
@@ -181,10 +189,23 @@ class DockerExecutor(Executor):
                 field="allow_root",
             )
         self.user = check_user(user, "user") if user else None
+        self.runtime = runtime if runtime is not None else default_runtime()
+        if self.runtime:
+            self._check_runtime(self.runtime)
         self.tmpfs_size, self.restricted_network, self.init = tmpfs_size, restricted_network, init
         self.labels = dict(labels or {})
         if reap_orphans:
             self.reap_orphans()
+
+    def _check_runtime(self, runtime: str) -> None:
+        """Refuse a runtime the engine does not know, rather than run with a weaker one."""
+        known = sorted((self.client.info().get("Runtimes") or {}).keys())
+        if runtime not in known:
+            raise ExecutorUnavailable(
+                f"the Docker engine has no runtime {runtime!r} (it knows {', '.join(known)}); "
+                "install it (gVisor: runsc install) or unset docker_runtime",
+                details={"executor": "docker", "runtime": runtime, "known": known},
+            )
 
     # -- the container's configuration (pure: also printed by --dry-run) --
     def _user(self, spec: RunSpec) -> str:
@@ -259,6 +280,7 @@ class DockerExecutor(Executor):
             "ulimits": ulimits,
             "mounts": mounts,
             "init": self.init,
+            **({"runtime": self.runtime} if self.runtime else {}),
         }
 
     def describe(self, spec: RunSpec) -> dict[str, Any]:
