@@ -233,3 +233,15 @@ def test_a_bad_declaration_is_refused(tmp_path: Path) -> None:
     ws = _custom_workspace(tmp_path, Bad.name)
     with pytest.raises(InvalidParameter, match="test_security_bad"):
         build_spec(ws, ws.load_meta(), scorer=Bad)
+
+
+def test_scattered_ground_truth_is_refused_not_mounted_file_by_file(tmp_path: Path) -> None:
+    from autoscorer.errors import WorkspaceInvalid
+    from autoscorer.executors.spec import MAX_INPUT_MOUNTS
+
+    ws = _custom_workspace(tmp_path, "regression_rmse")
+    for i in range(MAX_INPUT_MOUNTS + 1):
+        (ws.input_dir / "images" / f"{i}.png").write_bytes(b"")
+    meta = ws.load_meta().model_copy(update={"ground_truth": ["input/images/0.png"]})
+    with pytest.raises(WorkspaceInvalid, match="scattered"):
+        build_spec(ws, meta)

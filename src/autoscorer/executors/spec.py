@@ -31,6 +31,8 @@ from autoscorer.workspace.models import Meta, parse_memory
 # keys of the API's ``config`` that change how inference runs
 _META_KEYS = ("time_limit", "resources", "network_policy", "expose_gt")
 NOBODY = "65534:65534"
+# visible entries of input/ mounted one by one, at most (a container's mount table)
+MAX_INPUT_MOUNTS = 1000
 
 
 def apply_overrides(meta: Meta, overrides: Mapping[str, Any] | None) -> Meta:
@@ -75,10 +77,16 @@ def input_policy(ws: Workspace, meta: Meta, scorer: type[Scorer] | None) -> Inpu
 
 def input_mounts(ws: Workspace, policy: InputPolicy) -> list[Mount]:
     """One read-only mount per visible entry of ``input/`` (the ground truth left out)."""
-    return [
-        Mount(ws.root / rel, f"{SANDBOX_ROOT}/{rel}", read_only=True)
-        for rel in visible_entries(ws.input_dir, policy)
-    ]
+    visible = visible_entries(ws.input_dir, policy)
+    if len(visible) > MAX_INPUT_MOUNTS:
+        raise WorkspaceInvalid(
+            f"the ground truth is scattered among the other files of input/: {len(visible)} "
+            f"entries would be mounted one by one (at most {MAX_INPUT_MOUNTS}); keep the "
+            "ground-truth files in folders of their own",
+            field="ground_truth",
+            details={"entries": len(visible), "limit": MAX_INPUT_MOUNTS},
+        )
+    return [Mount(ws.root / rel, f"{SANDBOX_ROOT}/{rel}", read_only=True) for rel in visible]
 
 
 def sandbox_env(meta: Meta, job_id: str) -> dict[str, str]:

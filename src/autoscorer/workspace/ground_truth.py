@@ -89,24 +89,45 @@ class InputPolicy:
         return self.public is None or covered(rel, self.public)
 
 
+def matches(rel: str, patterns: tuple[str, ...]) -> bool:
+    """True when ``rel`` itself (not a folder above it) matches a pattern."""
+    parts = tuple(rel.split("/"))
+    return any(_match(parts, tuple(p.split("/"))) for p in patterns)
+
+
 @dataclass
 class _Scan:
-    """Pass one over ``input/``: the hidden nodes' real paths and file identities."""
+    """Pass one over ``input/``: the hidden nodes' real paths, and the identities of hidden
+    files that have other hard links. Folders no pattern can reach are not walked."""
 
     policy: InputPolicy
     real: list[Path] = field(default_factory=list)
     inodes: set[tuple[int, int]] = field(default_factory=set)
 
-    def walk(self, directory: Path, rel: str, hidden: bool) -> None:
+    def walk(self, directory: Path, rel: str) -> None:
         for entry in os.scandir(directory):
             sub = f"{rel}/{entry.name}"
-            is_hidden = hidden or covered(sub, self.policy.hidden)
-            if is_hidden and not hidden:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if matches(sub, self.policy.hidden):
                 self.real.append(Path(entry.path).resolve())
+                if is_dir:
+                    self._linked_files(Path(entry.path))
+                else:
+                    self._note(entry)
+            elif is_dir and may_contain(sub, self.policy.hidden):
+                self.walk(Path(entry.path), sub)
+
+    def _linked_files(self, directory: Path) -> None:
+        for entry in os.scandir(directory):
             if entry.is_dir(follow_symlinks=False):
-                self.walk(Path(entry.path), sub, is_hidden)
-            elif is_hidden and entry.is_file(follow_symlinks=False):
-                st = entry.stat(follow_symlinks=False)
+                self._linked_files(Path(entry.path))
+            else:
+                self._note(entry)
+
+    def _note(self, entry: os.DirEntry[str]) -> None:
+        if entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            if st.st_nlink > 1:
                 self.inodes.add((st.st_dev, st.st_ino))
 
     def leaks(self, entry: os.DirEntry[str], rel: str) -> bool:
@@ -120,30 +141,40 @@ class _Scan:
                 target == r or target.is_relative_to(r) or r.is_relative_to(target)
                 for r in self.real
             )
-        if entry.is_file(follow_symlinks=False):
+        if self.inodes and entry.is_file(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
             return (st.st_dev, st.st_ino) in self.inodes
         return False
 
+    def must_look_inside(self, rel: str, public: bool) -> bool:
+        """Whether a folder's entries need checking one by one (else it is all or nothing)."""
+        pol = self.policy
+        return bool(
+            self.inodes
+            or may_contain(rel, pol.hidden)
+            or (not public and pol.public is not None and may_contain(rel, pol.public))
+        )
 
-def _plan(scan: _Scan, directory: Path, rel: str) -> tuple[list[str], bool]:
-    """(entries to mount, whether all of ``directory`` is visible)."""
+
+def _plan(scan: _Scan, directory: Path, rel: str, public: bool) -> tuple[list[str], bool]:
+    """(entries to mount, whether all of ``directory`` is visible); ``public``: a folder
+    above matched ``public_inputs`` (or there are none)."""
     out: list[str] = []
     whole = True
     for entry in sorted(os.scandir(directory), key=lambda e: e.name):
         sub = f"{rel}/{entry.name}"
-        if covered(sub, scan.policy.hidden) or scan.leaks(entry, sub):
+        if matches(sub, scan.policy.hidden) or scan.leaks(entry, sub):
             whole = False
             continue
-        if entry.is_dir(follow_symlinks=False) and not entry.is_symlink():
-            inner, all_visible = _plan(scan, Path(entry.path), sub)
-            public = scan.policy.public is None or covered(sub, scan.policy.public)
-            if all_visible and (public or inner):
+        shown = public or matches(sub, scan.policy.public or ())
+        if entry.is_dir(follow_symlinks=False) and scan.must_look_inside(sub, shown):
+            inner, all_visible = _plan(scan, Path(entry.path), sub, shown)
+            if all_visible and (shown or inner):
                 out.append(sub)
             else:
                 out.extend(inner)
                 whole = False
-        elif scan.policy.visible(sub):
+        elif shown:
             out.append(sub)
         else:
             whole = False
@@ -159,7 +190,10 @@ def visible_entries(input_dir: Path, policy: InputPolicy) -> list[str]:
         return []
     if policy.expose:
         return ["input"]
+    if matches("input", policy.hidden):
+        return []
     scan = _Scan(policy)
-    scan.walk(input_dir, "input", False)
-    entries, whole = _plan(scan, input_dir, "input")
+    scan.walk(input_dir, "input")
+    public = policy.public is None or matches("input", policy.public)
+    entries, whole = _plan(scan, input_dir, "input", public)
     return ["input"] if whole and entries else entries
