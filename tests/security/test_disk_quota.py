@@ -153,3 +153,28 @@ def test_a_tiny_or_malformed_disk_is_refused(tmp_path: Path) -> None:
         root = write_workspace(tmp_path / f"ws-{disk}", ["true"], resources={"disk": disk})
         with pytest.raises((WorkspaceInvalid, ValueError), match=r"disk|memory quantity"):
             Workspace.at(root).load_meta()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the size-limited filesystem needs root")
+def test_without_a_loop_device_a_tmpfs_of_the_quota_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autoscorer.executors import quota as quota_module
+
+    real_run = quota_module._run
+
+    def no_mkfs(argv: list[str]) -> None:
+        if argv[0] == "mkfs.ext4":
+            raise OSError("mkfs.ext4 failed: no loop device here")
+        real_run(argv)
+
+    monkeypatch.setattr(quota_module, "_run", no_mkfs)
+    disk = quota_module.DiskQuota.create(QUOTA, "tmpfs-test")
+    try:
+        assert disk.kind == "tmpfs"
+        with pytest.raises(OSError, match="No space left"):
+            (disk.mnt / "output" / "big").write_bytes(b"x" * (QUOTA + 4096))
+        assert disk.exceeded()
+    finally:
+        disk.release()
+    _no_staging_left()
