@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -294,38 +293,17 @@ class Executor(abc.ABC):
 
     def _stage_disk(self, run: Run) -> None:
         """Give the run a size-limited output/ and logs/ (see ``executors.quota``)."""
-        if not self.stages_disk or not run.spec.disk_bytes:
-            return
-        if os.geteuid() != 0:
-            run.log(
-                "WARNING",
-                "the disk quota is not enforced: a size-limited filesystem needs root "
-                "(each file is still limited to resources.disk)",
-            )
-            return
-        from autoscorer.executors.quota import DiskQuota
+        if self.stages_disk and run.spec.disk_bytes:
+            from autoscorer.executors.quota import stage_disk
 
-        quota = DiskQuota.create(run.spec.disk_bytes, run.spec.job_id)
-        run.scratch["disk"] = quota
-        run.spec = quota.staged(run.spec)
+            stage_disk(run)
 
     def _collect_disk(self, run: Run) -> None:
         """Copy the sandbox's writes into the workspace and remove its filesystem."""
-        quota = run.scratch.pop("disk", None)
-        if quota is None:
-            return
-        try:
-            run.disk_full = quota.exceeded()
-            run.extra["disk_bytes_written"] = quota.collect(run.spec)
-            run.scratch["not_copied"] = list(quota.skipped)
-            if quota.skipped:
-                shown = ", ".join(quota.skipped[:10])
-                run.log("WARNING", f"not copied to the workspace (links, special files): {shown}")
-        except OSError as exc:
-            logger.exception("could not copy the sandbox's files of %s", run.spec.job_id)
-            run.log("ERROR", f"could not copy the sandbox's files into the workspace: {exc}")
-        finally:
-            quota.release()
+        if "disk" in run.scratch:
+            from autoscorer.executors.quota import collect_disk
+
+            collect_disk(run)
 
     def _cleanup(self, run: Run) -> None:
         if run.sandbox is None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autoscorer.errors import ExecutionFailed
-from autoscorer.executors.base import SANDBOX_ROOT, Mount, RunSpec, logger
+from autoscorer.executors.base import SANDBOX_ROOT, Mount, Run, RunSpec, logger
 
 # files AutoScorer itself writes into logs/: never replaced by the sandbox's
 RESERVED_LOGS = frozenset({"container.log", "run_info.json"})
@@ -240,3 +240,35 @@ class DiskQuota:
                         return  # never delete files below a live mount
                     time.sleep(0.1 * (attempt + 1))
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def stage_disk(run: Run) -> None:
+    """Mount ``run``'s output/ and logs/ from a filesystem of ``spec.disk_bytes`` (root only)."""
+    assert run.spec.disk_bytes
+    if os.geteuid() != 0:
+        run.log(
+            "WARNING",
+            "the disk quota is not enforced: a size-limited filesystem needs root "
+            "(each file is still limited to resources.disk)",
+        )
+        return
+    quota = DiskQuota.create(run.spec.disk_bytes, run.spec.job_id)
+    run.scratch["disk"] = quota
+    run.spec = quota.staged(run.spec)
+
+
+def collect_disk(run: Run) -> None:
+    """After the sandbox ended: whether it filled the quota, its files copied, the fs gone."""
+    quota: DiskQuota = run.scratch.pop("disk")
+    try:
+        run.disk_full = quota.exceeded()
+        run.extra["disk_bytes_written"] = quota.collect(run.spec)
+        run.scratch["not_copied"] = list(quota.skipped)
+        if quota.skipped:
+            shown = ", ".join(quota.skipped[:10])
+            run.log("WARNING", f"not copied to the workspace (links, special files): {shown}")
+    except OSError as exc:
+        logger.exception("could not copy the sandbox's files of %s", run.spec.job_id)
+        run.log("ERROR", f"could not copy the sandbox's files into the workspace: {exc}")
+    finally:
+        quota.release()
