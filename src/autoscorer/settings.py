@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,7 @@ SECTIONS: dict[str, dict[str, str]] = {
     "system": {"environment": "environment"},
     "executor": {
         "type": "executor",
+        "docker.runtime": "docker_runtime",
         "k8s.enabled": "k8s_enabled",
         "k8s.namespace": "k8s_namespace",
         "k8s.pvc": "k8s_pvc",
@@ -75,7 +77,11 @@ SECTIONS: dict[str, dict[str, str]] = {
         "scorer_roots": "scorer_roots",
         "scorer_loading": "api_scorer_loading",
     },
-    "limits": {"max_file_bytes": "max_file_bytes", "max_body_bytes": "max_body_bytes"},
+    "limits": {
+        "max_file_bytes": "max_file_bytes",
+        "max_body_bytes": "max_body_bytes",
+        "default_disk": "default_disk",
+    },
     "logging": {"level": "log_level", "format": "log_format"},
     "webhooks": {
         "secret": "webhook_secret",
@@ -167,6 +173,9 @@ class Settings(BaseSettings):
         5.0, ge=0.1, le=3600, description="Seconds between looks for lost jobs"
     )
     executor: Literal["auto", "docker", "local", "kubernetes"] = "auto"
+    docker_runtime: str | None = Field(
+        None, description="OCI runtime of sandbox containers, e.g. runsc (gVisor); None: default"
+    )
     k8s_enabled: bool = False
     k8s_namespace: str = "autoscorer"
     k8s_pvc: str | None = None
@@ -178,6 +187,9 @@ class Settings(BaseSettings):
         "(loading a file runs its code on the server); not changeable over the API",
     )
     max_file_bytes: int = Field(2 * 1024**3, ge=1024, le=2**50)
+    default_disk: str = Field(
+        "1Gi", description="Disk quota of a sandbox's output/ + logs/ without resources.disk"
+    )
     api_host: str = Field("127.0.0.1", min_length=1, pattern=r"^\S+$")
     api_port: int = Field(8000, ge=0, le=65535)
     api_workers: int = Field(1, ge=1, le=256)
@@ -269,6 +281,13 @@ class Settings(BaseSettings):
     @classmethod
     def _keys(cls, value: list[ApiKey]) -> list[ApiKey]:
         return guard.unique_keys(value)
+
+    @field_validator("default_disk")
+    @classmethod
+    def _disk(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*[1-9]\d*(\.\d+)?\s*([KMGT]i?)?\s*", value):
+            raise ValueError("default_disk must be a positive quantity such as '1Gi' or '512Mi'")
+        return value
 
     @field_validator("executor", mode="before")
     @classmethod
