@@ -187,12 +187,20 @@ def test_the_pod_writes_output_as_a_non_root_user(
 def test_root_user_or_group_is_refused(
     k8s: KubernetesExecutor, fake: FakeApiServer, workspace: WsFactory, tmp_path: Path
 ) -> None:
-    root = workspace(["true"], container={"user": "65534:0"})
-    outcome = run(k8s, root)
-    assert outcome.error is not None and outcome.error.code == "INVALID_PARAMETER"
-    assert "gid 0" in outcome.error.message and fake.cluster.jobs == {}
+    from dataclasses import replace
+
     from autoscorer.errors import InvalidParameter
 
+    root = workspace(["true"], container={"user": "65534:0"})
+    ws = Workspace.at(root)
+    with pytest.raises(InvalidParameter, match="gid 0"):  # spec.py refuses it first
+        build_spec(ws, ws.load_meta())
+    plain = Workspace.at(workspace(["true"]))
+    spec = build_spec(plain, plain.load_meta())
+    for user in ("65534:0", "0:65534", "0"):
+        outcome = k8s.run(replace(spec, user=user))  # and so does the executor
+        assert outcome.error is not None and outcome.error.code == "INVALID_PARAMETER"
+    assert fake.cluster.jobs == {}
     for field in ("run_as_user", "run_as_group", "fs_group"):
         with pytest.raises(InvalidParameter, match=field):
             make_k8s(fake, tmp_path, **{field: 0})
