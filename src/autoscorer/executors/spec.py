@@ -255,6 +255,10 @@ def grant_writable(spec: RunSpec, user: str) -> None:
     root = spec.workspace.root
     for mount in spec.mounts:
         source = Path(os.path.abspath(mount.source))
-        if not mount.read_only and source.is_relative_to(root):
+        if mount.read_only:
+            continue
+        if source.is_relative_to(root):
             parts = source.relative_to(root).parts
             safeio.chown_entries(root, *parts, uid=ids[0], gid=ids[1])
+        else:  # AutoScorer's own folder (the disk quota's filesystem): nothing in it yet
+            os.chown(source, ids[0], ids[1], follow_symlinks=False)
