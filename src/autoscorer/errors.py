@@ -289,7 +289,9 @@ class SandboxStartFailed(InfrastructureFailure):
 
 
 class Evicted(InfrastructureFailure):
-    """The platform evicted or preempted the sandbox (node pressure, preemption, API)."""
+    """The platform evicted or preempted the sandbox (node pressure, preemption, API).
+
+    Not for the sandbox's own disk limit: that is ``DiskQuotaExceeded`` (participant)."""
 
     code = "EVICTED"
 

@@ -33,6 +33,20 @@ from k8s_fake_psa import restricted_violations
 
 DIGEST = "docker-pullable://registry.test/img@sha256:" + "ab" * 32
 INF = float("inf")
+# disruption -> (DisruptionTarget reason, pod.status.message when the kubelet evicts)
+DISRUPTIONS = {
+    "evicted": ("TerminationByKubelet", "The node was low on resource: memory."),
+    "evicted-node-disk": (
+        "TerminationByKubelet",
+        "The node was low on resource: ephemeral-storage.",
+    ),
+    "evicted-storage": (
+        "TerminationByKubelet",
+        "Pod ephemeral local storage usage exceeds the total limit of containers 1Gi.",
+    ),
+    "preempted": ("PreemptionByScheduler", ""),
+    "node-lost": ("DeletionByTaintManager", ""),
+}
 
 
 def ts(t: float | None = None) -> str:
@@ -49,7 +63,7 @@ class Scenario:
     waiting: list[tuple[str, str, float]] = field(
         default_factory=lambda: [("ContainerCreating", "", 0.1)]
     )
-    disruption: str | None = None  # evicted, evicted-storage, preempted, node-lost
+    disruption: str | None = None  # evicted(-storage, -node-disk), preempted, node-lost
     disrupt_after: float = 0.3  # seconds after the container started
     oom: bool = False  # the kernel OOM-kills the container once its process ends
     failure_target_lag: float = 0.3  # FailureTarget -> Failed
@@ -202,34 +216,22 @@ class Node:
         self.cluster.controller.pod_ended(self.job, self.pod)
 
     def _disrupt(self) -> None:
+        """The kubelet (or scheduler, or node loss) ends the pod: its status is set in one
+        update, then the container is killed."""
         if not self._pause(self.sc.disrupt_after):
             return
-        kind = self.sc.disruption
-        kill_tree(self.pod)
-        cond = {
-            "evicted": "TerminationByKubelet",
-            "evicted-storage": "TerminationByKubelet",
-            "preempted": "PreemptionByScheduler",
-            "node-lost": "DeletionByTaintManager",
-        }
-        disrupted = _cond("DisruptionTarget", "True", cond[str(kind)], f"{kind} by the fake")
+        kind = str(self.sc.disruption)
+        reason, message = DISRUPTIONS[kind]
+        cond = _cond("DisruptionTarget", "True", reason, f"{kind} by the fake")
         term = {"exitCode": 137, "reason": "Error", "startedAt": ts(), "finishedAt": ts()}
         with self.cluster.lock:
-            self.pod.conditions.append(disrupted)
+            self.pod.conditions.append(cond)
             self.pod.phase, self.pod.state = "Failed", {"terminated": term}
-            if kind == "evicted":
-                self.pod.reason, self.pod.message = (
-                    "Evicted",
-                    "The node was low on resource: memory.",
-                )
-            if kind == "evicted-storage":
-                self.pod.reason = "Evicted"
-                self.pod.message = (
-                    "Pod ephemeral local storage usage exceeds the total limit of containers 1Gi."
-                )
-        if kind == "node-lost":  # the pod garbage collector removes the pod of a lost node
-            with self.cluster.lock:
+            if message:
+                self.pod.reason, self.pod.message = "Evicted", message
+            if kind == "node-lost":  # the pod garbage collector removes a lost node's pod
                 self.job.pod = None
+        kill_tree(self.pod)
         self.cluster.controller.pod_ended(self.job, self.pod)
 
     def _ended_early(self) -> None:

@@ -45,7 +45,8 @@ def run(fake: FakeApiServer, root: Path, **config: Any) -> RunOutcome:
     ("disruption", "code", "reason"),
     [
         ("evicted", "EVICTED", "Evicted"),
-        ("evicted-storage", "EVICTED", "Evicted"),
+        ("evicted-storage", "DISK_QUOTA_EXCEEDED", "Evicted"),
+        ("evicted-node-disk", "EVICTED", "Evicted"),
         ("preempted", "EVICTED", "PreemptionByScheduler"),
         ("node-lost", "NODE_LOST", "PodDeleted"),
     ],
@@ -56,10 +57,14 @@ def test_disruptions_are_system_faults(
     fake.cluster.scenario = Scenario(disruption=disruption, disrupt_after=0.3)
     outcome = run(fake, workspace(["sleep", "20"]))
     assert outcome.error is not None and outcome.error.code == code, outcome.error
-    assert outcome.error.fault == "system"
+    # the pod's own ephemeral-storage limit (resources.disk) is the submission's doing
+    own_limit = disruption == "evicted-storage"
+    assert outcome.error.fault == ("participant" if own_limit else "system")
     assert outcome.error.details["reason"] == reason
-    if disruption == "evicted-storage":
-        assert outcome.error.details["resource"] == "ephemeral-storage"
+    resources = {"evicted": "memory", "evicted-node-disk": "ephemeral-storage"}
+    if disruption.startswith("evicted"):
+        expected = "ephemeral-storage" if own_limit else resources[disruption]
+        assert outcome.error.details["resource"] == expected
     assert outcome.duration < 5
 
 

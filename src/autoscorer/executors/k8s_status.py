@@ -15,6 +15,7 @@ from typing import Any
 
 from autoscorer.errors import (
     AutoScorerError,
+    DiskQuotaExceeded,
     Evicted,
     ImageNotFound,
     InfrastructureFailure,
@@ -34,6 +35,13 @@ _PULL_FINAL = re.compile(
     r"not found|manifest unknown|does not exist|pull access denied|unauthorized", re.I
 )
 CREATE_FAILED = ("CreateContainerConfigError", "CreateContainerError")
+# the kubelet's messages when a pod exceeds its *own* ephemeral-storage limits (the
+# submission's doing), as opposed to node pressure ("The node was low on resource: ...")
+_OWN_DISK_LIMIT = re.compile(
+    r"exceeds the total limit of containers|exceeded its local ephemeral storage limit|"
+    r"Usage of EmptyDir volume .* exceeds the limit",
+    re.I,
+)
 _EVICTION = ("EvictionByEvictionAPI", "TerminationByKubelet")
 _PREEMPTION = ("PreemptionByScheduler", "PreemptionByKubeScheduler")
 _NODE_GONE = ("DeletionByTaintManager", "DeletionByPodGC")
@@ -142,11 +150,17 @@ def disruption_error(pod: Any, pod_vanished: bool) -> AutoScorerError | None:
     if status is None:
         return None
     message = status.message or ""
+    if status.reason == "Evicted" and _OWN_DISK_LIMIT.search(message):
+        return DiskQuotaExceeded(
+            f"inference wrote more than its disk quota (resources.disk, the pod's "
+            f"ephemeral-storage limit) and was evicted: {message}",
+            field="resources.disk",
+            details={"reason": "Evicted", "resource": "ephemeral-storage"},
+        )
     if status.reason == "Evicted":
-        resource = "ephemeral-storage" if "ephemeral" in message.lower() else None
         return Evicted(
             f"the node evicted the pod: {message or 'no message'}",
-            details={"reason": "Evicted", "resource": resource},
+            details={"reason": "Evicted", "resource": _pressure(message)},
         )
     if status.reason == "NodeLost":
         return NodeLost(f"the pod's node was lost: {message}", details={"reason": "NodeLost"})
@@ -158,6 +172,12 @@ def disruption_error(pod: Any, pod_vanished: bool) -> AutoScorerError | None:
         return NodeLost(f"the pod's node was lost ({text})", details={"reason": target.reason})
     kind = "preempted" if target.reason in _PREEMPTION else "evicted"
     return Evicted(f"the pod was {kind} ({text})", details={"reason": target.reason})
+
+
+def _pressure(message: str) -> str | None:
+    """The node resource an eviction message names (memory, ephemeral-storage, ...)."""
+    found = re.search(r"low on resource: ([\w-]+)", message)
+    return found.group(1) if found else None
 
 
 def _unknown_container(pod: Any) -> AutoScorerError | None:
