@@ -32,6 +32,8 @@ class ProcessRunner:
         self.pvc_root, self.scratch = pvc_root.resolve(), scratch
 
     def spawn(self, pod: FakePod) -> tuple[subprocess.Popen[bytes], Path]:
+        # bwrap mounts as root, then setpriv takes the pod's ids: the fake needs root
+        assert os.geteuid() == 0, "the fake kubelet runs pods under their uid/gid: run as root"
         c = pod.spec["containers"][0]
         argv = [*c.get("command", []), *c.get("args", [])]
         mounts = self._mounts(pod.spec, c)
