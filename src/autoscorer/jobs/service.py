@@ -11,9 +11,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
-from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
+from autoscorer.errors import Cancelled, Conflict, ResourceNotFound, ServiceUnavailable
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
 from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
@@ -26,6 +27,7 @@ from autoscorer.pipeline.scoring import failure_result
 from autoscorer.scorers.registry import get_scorer
 from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
+from autoscorer.workspace.artifacts import OpenArtifact, open_artifact
 from autoscorer.workspace.layout import Workspace
 
 WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
@@ -158,6 +160,21 @@ class JobService:
     # -- read -------------------------------------------------------------------
     def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
         return self.store.get(job_id, result=result)
+
+    def artifact(self, job_id: str, name: str) -> OpenArtifact:
+        """One artifact the job's result lists, by its name or file name, opened for reading."""
+        job = self.store.get(job_id)
+        listed = (job.get("result") or {}).get("artifacts") or {}
+        for key, entry in listed.items():
+            filename = PurePosixPath(str(entry.get("path", ""))).name
+            if name in (key, filename):
+                return open_artifact(Workspace.at(job["workspace_path"]), key, filename)
+        raise ResourceNotFound(
+            f"job {job_id} has no artifact {name!r}"
+            + (f"; it has {', '.join(sorted(listed))}" if listed else ""),
+            field="name",
+            details={"job_id": job_id, "artifact": name, "available": sorted(listed)},
+        )
 
     def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
         """The job once terminal, or as it is when ``timeout`` seconds have passed. Jobs that

@@ -192,7 +192,12 @@ class _Pipeline:
         self.log("INFO", "scorer", f"scoring with {cls.name}")
         params = _merged_params(self.meta, self.request)
         result = score(
-            self.ws, cls.name, params, write=False, write_artifacts=self.request.write_artifacts
+            self.ws,
+            cls.name,
+            params,
+            write=False,
+            publish=True,
+            write_artifacts=self.request.write_artifacts,
         )
         self.progress("finalizing", 0.95)
         write_result(self.ws, _decorate(result, self.outcome, self.started))

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer import __version__
-from autoscorer.errors import AutoScorerError, MissingFile, MissingParameter
+from autoscorer.errors import AutoScorerError, ExecutionFailed, MissingFile, MissingParameter
 from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.ranking import rank_and_pass
 from autoscorer.scorers.registry import get_scorer
+from autoscorer.workspace.artifacts import media_type
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import (
     Artifact,
@@ -37,7 +38,6 @@ from autoscorer.workspace.models import (
 )
 
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
-_MIME = {".png": "image/png", ".json": "application/json", ".csv": "text/csv"}
 
 
 def sha256_file(path: Path | None, chunk: int = 1 << 20) -> str | None:
@@ -86,17 +86,28 @@ def _resolve_scorer(meta: Meta, scorer: str | None) -> type[Scorer]:
     return get_scorer(name)
 
 
+def _artifacts_dir(ws: Workspace) -> Path:
+    """``output/artifacts/`` as a real directory: a link or file a sandboxed run left there
+    (the participant's code may write ``output/``) is removed, never followed."""
+    output, target = ws.output_dir, ws.artifacts_dir
+    if output.is_symlink() or not output.is_dir():
+        raise ExecutionFailed("output/ is not a directory; refusing to publish artifacts")
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        target.unlink()
+    target.mkdir(exist_ok=True)
+    return target
+
+
 def _publish_artifacts(ws: Workspace, staged: dict[str, Path]) -> dict[str, Artifact]:
     """Move staged artifact files into ``output/artifacts/`` and describe them."""
     if not staged:
         return {}
-    ws.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    _artifacts_dir(ws)
     out: dict[str, Artifact] = {}
     for name, src in staged.items():
         dest = ws.artifacts_dir / src.name
         os.replace(src, dest)
-        mime = _MIME.get(dest.suffix.lower(), "application/octet-stream")
-        out[name] = Artifact(path=str(dest), size=dest.stat().st_size, type=mime)
+        out[name] = Artifact(path=str(dest), size=dest.stat().st_size, type=media_type(dest.name))
     return out
 
 
@@ -157,13 +168,18 @@ def score(
     write: bool = True,
     write_artifacts: bool = True,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    publish: bool | None = None,
 ) -> Result:
     """Score a workspace's predictions and (by default) write ``output/result.json``.
 
     ``scorer`` and ``params`` override ``meta.json``'s ``scorer`` and
-    ``scorer_params``. Raises an :class:`~autoscorer.errors.AutoScorerError`
-    on bad input; nothing is written then.
+    ``scorer_params``. ``publish`` (default: ``write``) moves the artifacts into
+    ``output/artifacts/`` and lists them in the result; the job pipeline publishes
+    without writing, since it adds the inference figures before it writes.
+    Raises an :class:`~autoscorer.errors.AutoScorerError` on bad input; nothing
+    is written then.
     """
+    publish = write if publish is None else publish
     started = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
     meta = ws.load_meta()
@@ -184,7 +200,7 @@ def score(
         out = instance.evaluate(ctx)
         scoring_time = time.perf_counter() - t0
         result = _build_result(ws, meta, instance, out, ctx)
-        if write:
+        if publish:
             result.artifacts = _publish_artifacts(ws, out.artifacts)
     result.timing = Timing(
         total_time=time.perf_counter() - started,

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from autoscorer.errors import ServiceUnavailable
 from autoscorer.settings import Settings
+from autoscorer.workspace.artifacts import OpenArtifact
 
 T = TypeVar("T")
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
@@ -43,6 +44,8 @@ class JobServicePort(Protocol):
     ) -> tuple[list[dict[str, Any]], int]: ...
 
     def cancel(self, job_id: str, reason: str) -> dict[str, Any]: ...
+
+    def artifact(self, job_id: str, name: str) -> OpenArtifact: ...
 
     def list(self, **filters: Any) -> tuple[list[dict[str, Any]], int]: ...
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, BinaryIO, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -195,6 +196,38 @@ async def job_result(
             service.logs, job_id, level=None, since=None, tail=None
         )
     return ok(request, data)
+
+
+@router.get(
+    "/{job_id}/artifacts/{name}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}, "image/png": {}, "text/csv": {}},
+            "description": "The artifact's bytes, with its content type",
+        }
+    },
+    summary="Download an artifact",
+)
+async def job_artifact(
+    request: Request, runtime: RuntimeDep, _: Reader, job_id: str, name: str
+) -> Response:
+    """One artifact the job's result lists, by its name (``confusion_matrix``) or its file
+    name (``confusion_matrix.png``). Links in ``output/`` are refused, never followed."""
+    service = require(runtime.service)
+    art = await run_in_threadpool(service.artifact, job_id, name)
+    headers = {
+        REQUEST_ID_HEADER: request_id_of(request),
+        "Content-Length": str(art.size),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(art.filename)}",
+    }
+    return StreamingResponse(_chunks(art.file), media_type=art.media_type, headers=headers)
+
+
+def _chunks(file: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
+    with file:
+        while block := file.read(size):
+            yield block
 
 
 @router.get(
