@@ -23,8 +23,8 @@ from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
 from autoscorer.jobs.stats import CachedStats
 from autoscorer.jobs.store import JobStore
+from autoscorer.pipeline.plan import plan_job
 from autoscorer.pipeline.scoring import failure_result
-from autoscorer.scorers.registry import get_scorer
 from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
 from autoscorer.workspace.artifacts import OpenArtifact, open_artifact
@@ -43,25 +43,22 @@ def new_job_id() -> str:
 def prepare(
     job: dict[str, Any], default_executor: str = "auto", durations: DurationSource | None = None
 ) -> dict[str, Any]:
-    """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end."""
-    meta = Workspace.at(job["workspace_path"]).load_meta()
+    """Resolve the job's plan (meta.json + overrides, scorer) to refuse a bad job now rather
+    than as a failed job later, pick its queue and estimate its end."""
     config = dict(job.get("config") or {})
-    scorer = job.get("scorer") or meta.scorer
-    if scorer is not None:
-        get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later
+    plan = plan_job(job["workspace_path"], scorer=job.get("scorer"), overrides=config)
     executor = job.get("executor") or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
-    limit = float(config.get("time_limit") or meta.time_limit)
-    recent = durations.recent_durations(scorer) if durations is not None else ()
-    seconds = expected(limit, meta.container is not None, recent)
+    recent = durations.recent_durations(plan.scorer.name) if durations is not None else ()
+    seconds = expected(plan.meta.time_limit, plan.meta.container is not None, recent)
     return {
         "job_id": job.get("job_id") or new_job_id(),
-        "task_type": job.get("task_type") or meta.task_type,
-        "scorer": scorer,
+        "task_type": job.get("task_type") or plan.meta.task_type,
+        "scorer": plan.scorer.name,
         "workspace_path": str(job["workspace_path"]),
         "executor": executor,
         "config": config,
-        "queue": queue_name(meta, executor, config),
+        "queue": queue_name(plan.meta, executor, config),
         "callback_url": job.get("callback_url"),
         "request_id": job.get("request_id"),
         "estimated_completion": now() + timedelta(seconds=seconds),

@@ -19,13 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed, MissingParameter
+from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed
 from autoscorer.executors import Executor, RunOutcome, RunSpec, apply_overrides, build_spec
-from autoscorer.pipeline.scoring import failure_result, score, write_result
+from autoscorer.pipeline.plan import JobPlan, plan_job
+from autoscorer.pipeline.scoring import (
+    DEFAULT_MAX_FILE_BYTES,
+    failure_result,
+    score_plan,
+    write_result,
+)
 from autoscorer.scorers.base import Scorer
-from autoscorer.scorers.registry import get_scorer
 from autoscorer.workspace.layout import Workspace
-from autoscorer.workspace.models import Meta, Provenance, ResourceUsage, Result, format_bytes
+from autoscorer.workspace.models import Provenance, ResourceUsage, Result, format_bytes
 
 # (stage, progress in 0..1) -- stages: validating, inference, scoring, finalizing, done
 ProgressFn = Callable[[str, float], None]
@@ -66,6 +71,7 @@ class PipelineRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     write_artifacts: bool = True
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
 
 def _noop_progress(stage: str, value: float) -> None:
@@ -76,15 +82,6 @@ def _noop_log(level: str, component: str, message: str) -> None:
     return None
 
 
-def _scorer_class(meta: Meta, scorer: str | None) -> type[Scorer]:
-    name = scorer or meta.scorer
-    if not name:
-        raise MissingParameter(
-            "no scorer given: pass --scorer or set 'scorer' in meta.json", field="scorer"
-        )
-    return get_scorer(name)
-
-
 def _expected_outputs(cls: type[Scorer] | None) -> tuple[str, ...]:
     """The scorer's prediction file, relative to ``output/``."""
     if cls is not None and cls.pred_file.startswith("output/"):
@@ -92,19 +89,24 @@ def _expected_outputs(cls: type[Scorer] | None) -> tuple[str, ...]:
     return ("pred.csv", "pred.json")
 
 
-def inference_spec(
-    request: PipelineRequest, meta: Meta | None = None, scorer: type[Scorer] | None = None
-) -> RunSpec:
-    """The sandbox spec of ``request``'s workspace (overrides applied)."""
-    ws = Workspace.at(request.workspace)
-    meta = meta or apply_overrides(ws.load_meta(), request.overrides)
+def inference_spec(request: PipelineRequest, plan: JobPlan | None = None) -> RunSpec:
+    """The sandbox spec of ``request``'s workspace (overrides applied), from ``plan``
+    when the caller has resolved it already."""
+    if plan is None:
+        ws = Workspace.at(request.workspace)
+        meta = apply_overrides(ws.load_meta(), request.overrides)
+        return build_spec(ws, meta, job_id=request.job_id, keep=_keep(request))
     return build_spec(
-        ws,
-        meta,
-        job_id=request.job_id,
-        expected_outputs=_expected_outputs(scorer),
-        keep=bool(request.overrides.get("keep_container", False)),
+        plan.workspace,
+        plan.meta,
+        job_id=plan.job_id,
+        expected_outputs=_expected_outputs(plan.scorer),
+        keep=_keep(request),
     )
+
+
+def _keep(request: PipelineRequest) -> bool:
+    return bool(request.overrides.get("keep_container", False))
 
 
 def _open_executor(request: PipelineRequest, executor: Executor | None) -> tuple[Executor, bool]:
@@ -146,14 +148,6 @@ def run_inference(
             ex.close()
 
 
-def _merged_params(meta: Meta, request: PipelineRequest) -> dict[str, Any]:
-    return {
-        **meta.scorer_params,
-        **request.overrides.get("scorer_params", {}),
-        **request.params,
-    }
-
-
 def _decorate(result: Result, outcome: RunOutcome | None, started: float) -> Result:
     """Add the inference figures (timing, resources, image digest) to ``result``."""
     result.timing.total_time = round(time.perf_counter() - started, 6)
@@ -176,28 +170,31 @@ class _Pipeline:
     def __init__(self, request: PipelineRequest, progress: ProgressFn, log: LogFn) -> None:
         self.request, self.progress, self.log = request, progress, log
         self.ws = Workspace.at(request.workspace)
-        self.meta: Meta | None = None
+        self.plan: JobPlan | None = None
         self.outcome: RunOutcome | None = None
         self.started = time.perf_counter()
 
     def run(self, cancel: CancelToken | None, executor: Executor | None) -> Result:
         self.progress("validating", 0.05)
-        self.meta = apply_overrides(self.ws.load_meta(), self.request.overrides)
-        cls = _scorer_class(self.meta, self.request.scorer)
-        if self.meta.container is not None:
-            self._inference(cls, cancel, executor)
+        plan = self.plan = plan_job(
+            self.ws,
+            scorer=self.request.scorer,
+            params=self.request.params,
+            overrides=self.request.overrides,
+            job_id=self.request.job_id,
+        )
+        if plan.meta.container is not None:
+            self._inference(plan, cancel, executor)
         if cancel is not None and cancel.cancelled:
             raise Cancelled(cancel.reason or "cancelled before scoring")
         self.progress("scoring", _SCORING)
-        self.log("INFO", "scorer", f"scoring with {cls.name}")
-        params = _merged_params(self.meta, self.request)
-        result = score(
-            self.ws,
-            cls.name,
-            params,
+        self.log("INFO", "scorer", f"scoring with {plan.scorer.name}")
+        result = score_plan(
+            plan,
             write=False,
             publish=True,
             write_artifacts=self.request.write_artifacts,
+            max_file_bytes=self.request.max_file_bytes,
         )
         self.progress("finalizing", 0.95)
         write_result(self.ws, _decorate(result, self.outcome, self.started))
@@ -206,10 +203,9 @@ class _Pipeline:
         return result
 
     def _inference(
-        self, cls: type[Scorer], cancel: CancelToken | None, executor: Executor | None
+        self, plan: JobPlan, cancel: CancelToken | None, executor: Executor | None
     ) -> None:
-        assert self.meta is not None
-        spec = inference_spec(self.request, self.meta, cls)
+        spec = inference_spec(self.request, plan)
         self.log("INFO", "executor", f"running {spec.image} (time limit {spec.time_limit:g} s)")
         self.outcome = run_inference(
             self.request,
@@ -225,7 +221,10 @@ class _Pipeline:
 
     def fail(self, exc: AutoScorerError) -> Result:
         self.log("ERROR", "pipeline", f"[{exc.code}] {exc.message}")
-        result = failure_result(exc, meta=self.meta, scorer=self.request.scorer)
+        meta = self.plan.meta if self.plan is not None else None
+        result = failure_result(exc, meta=meta, scorer=self.request.scorer)
+        if result.metadata is not None and self.request.job_id:
+            result.metadata.job_id = self.request.job_id
         _decorate(result, self.outcome, self.started)
         if self.ws.root.is_dir():
             write_result(self.ws, result)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer import __version__
-from autoscorer.errors import AutoScorerError, ExecutionFailed, MissingFile, MissingParameter
+from autoscorer.errors import AutoScorerError, ExecutionFailed, MissingFile
+from autoscorer.pipeline.plan import JobPlan, plan_job
 from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.ranking import rank_and_pass
-from autoscorer.scorers.registry import get_scorer
 from autoscorer.workspace.artifacts import media_type
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import (
@@ -75,15 +75,6 @@ def _data_path(ws: Workspace, relative: str, role: str) -> Path:
             details={"file": relative, "workspace_path": str(ws.root)},
         )
     return path
-
-
-def _resolve_scorer(meta: Meta, scorer: str | None) -> type[Scorer]:
-    name = scorer or meta.scorer
-    if not name:
-        raise MissingParameter(
-            "no scorer given: pass --scorer or set 'scorer' in meta.json", field="scorer"
-        )
-    return get_scorer(name)
 
 
 def _artifacts_dir(ws: Workspace) -> Path:
@@ -168,23 +159,40 @@ def score(
     write: bool = True,
     write_artifacts: bool = True,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    publish: bool | None = None,
 ) -> Result:
     """Score a workspace's predictions and (by default) write ``output/result.json``.
 
     ``scorer`` and ``params`` override ``meta.json``'s ``scorer`` and
-    ``scorer_params``. ``publish`` (default: ``write``) moves the artifacts into
-    ``output/artifacts/`` and lists them in the result; the job pipeline publishes
-    without writing, since it adds the inference figures before it writes.
-    Raises an :class:`~autoscorer.errors.AutoScorerError` on bad input; nothing
-    is written then.
+    ``scorer_params``. Raises an :class:`~autoscorer.errors.AutoScorerError`
+    on bad input; nothing is written then.
     """
-    publish = write if publish is None else publish
+    plan = plan_job(workspace, scorer=scorer, params=params)
+    return score_plan(
+        plan,
+        write=write,
+        publish=write,
+        write_artifacts=write_artifacts,
+        max_file_bytes=max_file_bytes,
+    )
+
+
+def score_plan(
+    plan: JobPlan,
+    *,
+    write: bool = True,
+    publish: bool = True,
+    write_artifacts: bool = True,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Result:
+    """Score ``plan`` (its meta, scorer and parameters as resolved, nothing read again).
+
+    ``publish`` moves the artifacts into ``output/artifacts/`` and lists them in the
+    result; ``write`` also writes ``output/result.json`` (the job pipeline publishes
+    without writing: it adds the inference figures first).
+    """
     started = time.perf_counter()
-    ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
-    meta = ws.load_meta()
-    cls = _resolve_scorer(meta, scorer)
-    instance = cls({**meta.scorer_params, **(params or {})})
+    ws, meta, cls = plan.workspace, plan.meta, plan.scorer
+    instance = cls(dict(plan.params))
     ws.output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".artifacts-", dir=ws.output_dir) as staging:
         ctx = ScoringContext(
