@@ -249,9 +249,16 @@ class ReloadedScorer(Model):
     reloaded_at: str | None = None
 
 
+class UnchangedScorer(Model):
+    name: str
+    version: str | None = None
+
+
 class ScorersReloaded(Model):
     reloaded_scorers: list[ReloadedScorer] = Field(default_factory=list)
     total_reloaded: int = 0
+    unchanged_scorers: list[UnchangedScorer] = Field(default_factory=list)
+    message: str | None = None
 
 
 class WatchStarted(Model):

@@ -15,11 +15,12 @@ from typing import Any, Protocol, TypeVar
 from fastapi.concurrency import run_in_threadpool
 
 from autoscorer.errors import ServiceUnavailable
+from autoscorer.jobs.records import STATES
 from autoscorer.settings import Settings
 from autoscorer.workspace.artifacts import OpenArtifact
 
 T = TypeVar("T")
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+NOT_FOUND = "not_found"  # a batch entry whose id names no job
 
 
 class JobServicePort(Protocol):
@@ -106,7 +107,8 @@ def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:
 
 
 def batch_summary(jobs: list[dict[str, Any]]) -> dict[str, int]:
-    summary = {"total": len(jobs)}
+    """``total`` and a count for every state (zero included), and ``not_found``."""
+    summary = {"total": len(jobs), **dict.fromkeys(STATES, 0), NOT_FOUND: 0}
     for job in jobs:
-        summary[job["status"]] = summary.get(job["status"], 0) + 1
+        summary[job["status"]] += 1
     return summary

@@ -17,7 +17,7 @@ from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
 from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
 from autoscorer.api.ops.idempotency import idempotent
 from autoscorer.api.ops.jobs import (
-    TERMINAL,
+    NOT_FOUND,
     JobServicePort,
     batch_summary,
     pagination,
@@ -42,7 +42,8 @@ from autoscorer.api.schemas.jobs import (
     JobStatusPublic,
 )
 from autoscorer.api.security import inside_roots
-from autoscorer.errors import Conflict
+from autoscorer.errors import Conflict, ResourceNotFound
+from autoscorer.jobs.records import TERMINAL
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -114,25 +115,32 @@ async def submit_batch(
 
 @router.post("/batch/status", response_model=Envelope[BatchStatusPublic], summary="Statuses")
 async def batch_status(request: Request, runtime: RuntimeDep, _: Reader, body: JobIds) -> Response:
+    """One entry per id, in order; an unknown id is an entry with status ``not_found``."""
     service = require(runtime.service)
-    jobs = [await read(_status_of, service, job_id) for job_id in body.job_ids]
+    jobs = [await _status_or_missing(service, job_id) for job_id in body.job_ids]
     if not body.include_progress:
         jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
     return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
+
+
+async def _status_or_missing(service: JobServicePort, job_id: str) -> dict[str, Any]:
+    try:
+        return await read(_status_of, service, job_id)
+    except ResourceNotFound as exc:
+        return {"job_id": job_id, "status": NOT_FOUND, "error": exc.to_dict()}
 
 
 @router.delete("/batch", response_model=Envelope[BatchCancelled], summary="Cancel jobs")
 async def cancel_batch(
     request: Request, runtime: RuntimeDep, _: Submitter, body: JobBatchCancel
 ) -> Response:
+    """Each id on its own: an unknown or finished job is listed in ``failed_cancellations``."""
     service = require(runtime.service)
-    for job_id in body.job_ids:  # an unknown id is a 404 before anything is cancelled
-        await read(_status_of, service, job_id)
     cancelled, failed = [], []
     for job_id in body.job_ids:
         try:
             cancelled.append(await run_in_threadpool(service.cancel, job_id, body.reason))
-        except Conflict as exc:
+        except (Conflict, ResourceNotFound) as exc:
             failed.append({"job_id": job_id, "error": exc.to_dict()})
     data = {
         "cancelled_jobs": cancelled,
