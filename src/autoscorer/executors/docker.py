@@ -38,6 +38,7 @@ from autoscorer.executors.base import (
 from autoscorer.executors.base import Sandbox as _Sandbox
 from autoscorer.executors.spec import default_user, grant_writable, parse_user
 from autoscorer.observability.metrics import observe_container_start
+from autoscorer.workspace.models import format_bytes
 
 LABEL = "autoscorer.managed"
 LABEL_OWNER = "autoscorer.owner"
@@ -359,13 +360,17 @@ class DockerExecutor(Executor):
     def health(self) -> dict[str, Any]:
         try:
             version = self.client.version()
+            info = self.client.info()
             running = self.client.containers.list(sparse=True, filters={"label": LABEL})
         except Exception as exc:
             return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
+        memory = info.get("MemTotal")
         return {
             "status": "healthy",
             "engine_version": version.get("Version"),
             "active_containers": len(running),
+            "available_cores": info.get("NCPU"),  # the engine's CPUs and memory (its VM's,
+            "available_memory": format_bytes(memory) if memory else None,  # on Docker Desktop)
         }
 
     def close(self) -> None:
