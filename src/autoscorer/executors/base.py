@@ -29,6 +29,7 @@ logger = logging.getLogger("autoscorer.executors")
 LogFn = Callable[[str, str, str], None]
 # elapsed seconds of the running sandbox
 TickFn = Callable[[float], None]
+UsageFn = Callable[["Sample"], None]  # the sandbox's latest resource reading, on each tick
 
 SANDBOX_ROOT = "/workspace"
 
@@ -140,6 +141,7 @@ class Run:
         self.log_tail = ""
         self.peak_cpu: float | None = None
         self.peak_memory: int | None = None
+        self.last_sample: Sample | None = None  # the latest reading (live usage)
         self.extra: dict[str, Any] = {}  # added to run_info.json
         self.scratch: dict[str, Any] = {}  # per-run state of middleware
         self._on_log = on_log
@@ -228,13 +230,17 @@ class Executor(abc.ABC):
         cancel: Cancellable | None = None,
         on_log: LogFn | None = None,
         on_tick: TickFn | None = None,
+        on_usage: UsageFn | None = None,
     ) -> RunOutcome:
-        """Run ``spec`` to the end. Failures come back in ``outcome.error``, never raised."""
+        """Run ``spec`` to the end. Failures come back in ``outcome.error``, never raised.
+
+        ``on_tick`` gets the seconds elapsed and ``on_usage`` the latest resource sample
+        (when there is one) about every ``tick`` while the sandbox runs."""
         run = Run(spec, cancel, on_log)
         with self._lock:
             self._active[spec.job_id] = run
         try:
-            self._execute(run, on_tick)
+            self._execute(run, on_tick, on_usage)
         finally:
             with self._lock:
                 self._active.pop(spec.job_id, None)
@@ -245,7 +251,7 @@ class Executor(abc.ABC):
         self._hook("after_run", run, outcome)
         return outcome
 
-    def _execute(self, run: Run, on_tick: TickFn | None) -> None:
+    def _execute(self, run: Run, on_tick: TickFn | None, on_usage: UsageFn | None) -> None:
         try:
             self._hook("before_run", run)
             if run.cancel_token is not None and run.cancel_token.cancelled:
@@ -263,7 +269,7 @@ class Executor(abc.ABC):
                 # to kill (setting .sandbox before this check closes the window)
                 run.sandbox.kill()
             self._hook("after_start", run)
-            self._wait(run, run.sandbox, on_tick)
+            self._wait(run, run.sandbox, on_tick, on_usage)
             run.ended = time.monotonic()
             run.state = run.sandbox.finish()
         except AutoScorerError as exc:
@@ -278,13 +284,17 @@ class Executor(abc.ABC):
             run.ended = run.ended or time.monotonic()
             self._hook("after_stop", run)
 
-    def _wait(self, run: Run, sandbox: Sandbox, on_tick: TickFn | None) -> None:
+    def _wait(
+        self, run: Run, sandbox: Sandbox, on_tick: TickFn | None, on_usage: UsageFn | None
+    ) -> None:
         while sandbox.wait(self.tick) is None:
             if run.cancel_token is not None and run.cancel_token.cancelled:
                 run.stop("cancelled")
             self._hook("on_tick", run)
             if on_tick is not None:
                 on_tick(run.elapsed)
+            if on_usage is not None and run.last_sample is not None:
+                on_usage(run.last_sample)
 
     def _cleanup(self, run: Run) -> None:
         if run.sandbox is None:

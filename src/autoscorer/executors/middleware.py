@@ -121,6 +121,7 @@ class ResourceSampler(Middleware):
             for sample in run.sandbox.stats():
                 if stop.is_set():
                     return
+                run.last_sample = sample
                 if sample.cpu is not None:
                     run.peak_cpu = max(run.peak_cpu or 0.0, round(sample.cpu, 3))
                 if sample.memory is not None:

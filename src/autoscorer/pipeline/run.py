@@ -21,6 +21,7 @@ from typing import Any
 
 from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed
 from autoscorer.executors import Executor, RunOutcome, RunSpec, apply_overrides, build_spec
+from autoscorer.executors.base import Sample
 from autoscorer.pipeline.plan import JobPlan, plan_job
 from autoscorer.pipeline.scoring import (
     DEFAULT_MAX_FILE_BYTES,
@@ -36,6 +37,8 @@ from autoscorer.workspace.models import Provenance, ResourceUsage, Result, forma
 ProgressFn = Callable[[str, float], None]
 # (level, component, message)
 LogFn = Callable[[str, str, str], None]
+# the sandbox's live resource use, about once a tick while inference runs
+UsageFn = Callable[[ResourceUsage], None]
 
 # share of the progress bar each stage starts at
 _INFERENCE_START, _INFERENCE_END, _SCORING = 0.1, 0.7, 0.75
@@ -118,6 +121,13 @@ def _open_executor(request: PipelineRequest, executor: Executor | None) -> tuple
     return get_executor(request.executor), True
 
 
+def live_usage(sample: Sample | None, gpus: int) -> ResourceUsage:
+    """A resource reading as the job status shows it (``gpus``: the GPUs assigned)."""
+    cpu = None if sample is None or sample.cpu is None else round(sample.cpu, 3)
+    memory = None if sample is None or sample.memory is None else format_bytes(sample.memory)
+    return ResourceUsage(cpu_usage=cpu, memory_usage=memory, gpu_usage=gpus)
+
+
 def run_inference(
     request: PipelineRequest,
     *,
@@ -126,6 +136,7 @@ def run_inference(
     on_log: LogFn | None = None,
     cancel: CancelToken | None = None,
     executor: Executor | None = None,
+    on_usage: UsageFn | None = None,
 ) -> RunOutcome:
     """Run only the inference step; failures are in ``outcome.error`` (bad config raises)."""
     progress = on_progress or _noop_progress
@@ -142,21 +153,31 @@ def run_inference(
 
     try:
         progress("inference", _INFERENCE_START)
-        return ex.run(spec, cancel=cancel, on_log=on_log, on_tick=tick)
+        usage = None if on_usage is None else _usage_fn(on_usage, spec.gpus)
+        return ex.run(spec, cancel=cancel, on_log=on_log, on_tick=tick, on_usage=usage)
     finally:
         if owned:
             ex.close()
 
 
-def _decorate(result: Result, outcome: RunOutcome | None, started: float) -> Result:
+def _usage_fn(on_usage: UsageFn, gpus: int) -> Callable[[Sample], None]:
+    return lambda sample: on_usage(live_usage(sample, gpus))
+
+
+def _decorate(result: Result, outcome: RunOutcome | None, started: float, gpus: int = 0) -> Result:
     """Add the inference figures (timing, resources, image digest) to ``result``."""
     result.timing.total_time = round(time.perf_counter() - started, 6)
     if outcome is None:
         return result
     result.timing.inference_time = round(outcome.duration, 6)
-    result.resources = ResourceUsage(
-        peak_cpu=outcome.peak_cpu,
-        peak_memory=None if outcome.peak_memory is None else format_bytes(outcome.peak_memory),
+    last = live_usage(outcome.last_sample, gpus)
+    result.resources = last.model_copy(
+        update={
+            "peak_cpu": outcome.peak_cpu,
+            "peak_memory": None
+            if outcome.peak_memory is None
+            else format_bytes(outcome.peak_memory),
+        }
     )
     if result.provenance is None:
         result.provenance = Provenance()
@@ -167,8 +188,14 @@ def _decorate(result: Result, outcome: RunOutcome | None, started: float) -> Res
 class _Pipeline:
     """One call of :func:`run_pipeline`; holds what the failure result needs."""
 
-    def __init__(self, request: PipelineRequest, progress: ProgressFn, log: LogFn) -> None:
-        self.request, self.progress, self.log = request, progress, log
+    def __init__(
+        self,
+        request: PipelineRequest,
+        progress: ProgressFn,
+        log: LogFn,
+        usage: UsageFn | None = None,
+    ) -> None:
+        self.request, self.progress, self.log, self.usage = request, progress, log, usage
         self.ws = Workspace.at(request.workspace)
         self.plan: JobPlan | None = None
         self.outcome: RunOutcome | None = None
@@ -197,7 +224,7 @@ class _Pipeline:
             max_file_bytes=self.request.max_file_bytes,
         )
         self.progress("finalizing", 0.95)
-        write_result(self.ws, _decorate(result, self.outcome, self.started))
+        write_result(self.ws, _decorate(result, self.outcome, self.started, self._gpus()))
         self.progress("done", 1.0)
         self.log("INFO", "scorer", f"score {result.summary.score}")
         return result
@@ -214,10 +241,14 @@ class _Pipeline:
             on_log=self.log,
             cancel=cancel,
             executor=executor,
+            on_usage=self.usage,
         )
         if self.outcome.error is not None:
             raise self.outcome.error
         self.log("INFO", "executor", f"inference finished in {self.outcome.duration:.2f} s")
+
+    def _gpus(self) -> int:
+        return self.plan.meta.resources.gpus if self.plan is not None else 0
 
     def fail(self, exc: AutoScorerError) -> Result:
         self.log("ERROR", "pipeline", f"[{exc.code}] {exc.message}")
@@ -225,7 +256,7 @@ class _Pipeline:
         result = failure_result(exc, meta=meta, scorer=self.request.scorer)
         if result.metadata is not None and self.request.job_id:
             result.metadata.job_id = self.request.job_id
-        _decorate(result, self.outcome, self.started)
+        _decorate(result, self.outcome, self.started, self._gpus())
         if self.ws.root.is_dir():
             write_result(self.ws, result)
         return result
@@ -238,13 +269,14 @@ def run_pipeline(
     on_log: LogFn | None = None,
     cancel: CancelToken | None = None,
     executor: Executor | None = None,
+    on_usage: UsageFn | None = None,
 ) -> Result:
     """Run ``request`` to a terminal :class:`Result` (success or ``error`` set).
 
     ``executor`` lets the caller share one configured executor between jobs;
     by default ``request.executor`` is built for this call and closed after it.
     """
-    pipeline = _Pipeline(request, on_progress or _noop_progress, on_log or _noop_log)
+    pipeline = _Pipeline(request, on_progress or _noop_progress, on_log or _noop_log, on_usage)
     try:
         return pipeline.run(cancel, executor)
     except AutoScorerError as exc:
