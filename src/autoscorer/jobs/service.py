@@ -45,8 +45,9 @@ def prepare(
 ) -> dict[str, Any]:
     """Resolve the job's plan (meta.json + overrides, scorer) to refuse a bad job now rather
     than as a failed job later, pick its queue and estimate its end."""
+    ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
     config = dict(job.get("config") or {})
-    plan = plan_job(job["workspace_path"], scorer=job.get("scorer"), overrides=config)
+    plan = plan_job(ws, scorer=job.get("scorer"), overrides=config)
     executor = job.get("executor") or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
     recent = durations.recent_durations(plan.scorer.name) if durations is not None else ()
@@ -55,7 +56,7 @@ def prepare(
         "job_id": job.get("job_id") or new_job_id(),
         "task_type": job.get("task_type") or plan.meta.task_type,
         "scorer": plan.scorer.name,
-        "workspace_path": str(job["workspace_path"]),
+        "workspace_path": str(ws.root),
         "executor": executor,
         "config": config,
         "queue": queue_name(plan.meta, executor, config),

@@ -13,13 +13,14 @@ Progress stages: validating, inference, scoring, finalizing, done.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed
+from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed, WorkspaceInvalid
 from autoscorer.executors import Executor, RunOutcome, RunSpec, apply_overrides, build_spec
 from autoscorer.executors.base import Sample
 from autoscorer.pipeline.plan import JobPlan, plan_job
@@ -75,6 +76,8 @@ class PipelineRequest:
     job_id: str | None = None
     write_artifacts: bool = True
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # the path was resolved when the job was accepted: a link appearing on it since is refused
+    pinned: bool = False
 
 
 def _noop_progress(stage: str, value: float) -> None:
@@ -203,6 +206,12 @@ class _Pipeline:
 
     def run(self, cancel: CancelToken | None, executor: Executor | None) -> Result:
         self.progress("validating", 0.05)
+        if self.request.pinned and str(self.ws.root) != os.path.abspath(self.request.workspace):
+            raise WorkspaceInvalid(
+                "the workspace path now leads through a symbolic link; it was resolved "
+                "when the job was accepted and may not change",
+                field="workspace_path",
+            )
         plan = self.plan = plan_job(
             self.ws,
             scorer=self.request.scorer,
@@ -258,7 +267,10 @@ class _Pipeline:
             result.metadata.job_id = self.request.job_id
         _decorate(result, self.outcome, self.started, self._gpus())
         if self.ws.root.is_dir():
-            write_result(self.ws, result)
+            try:
+                write_result(self.ws, result)
+            except (OSError, AutoScorerError) as exc:  # e.g. a linked output/: never written
+                self.log("WARNING", "pipeline", f"result.json not written: {exc}")
         return result
 
 

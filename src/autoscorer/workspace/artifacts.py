@@ -3,7 +3,7 @@
 The sandboxed run may write ``output/``, so every step of the path is opened
 relative to the one before with ``O_NOFOLLOW``: a symbolic link anywhere below
 the workspace root (``output``, ``artifacts`` or the file) is refused, never
-followed, and only a regular file is served.
+followed, and only a regular file with no other name (no hard link) is served.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def open_artifact(ws: Workspace, name: str, filename: str) -> OpenArtifact:
         for d in fds:
             os.close(d)
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise _missing(name, "not a regular file")
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:  # a hard link is another name
+        os.close(fd)  # of some other file (the ground truth?): never what the scorer wrote
+        raise _missing(name, "not a regular file of its own")
     os.set_blocking(fd, True)
     return OpenArtifact(name, filename, os.fdopen(fd, "rb"), info.st_size, media_type(filename))
