@@ -82,9 +82,16 @@ def test_links_planted_after_the_run_are_refused(live, roots, h) -> None:
     per_class.unlink()
     per_class.symlink_to(secret)  # the file itself is a link
     check_error(_get(http, "art-3", "per_class"), 404, "RESOURCE_NOT_FOUND")
+    cases = Path(listed["error_cases"]["path"])
+    cases.unlink()
+    os.link(ws / "input" / "gt.csv", cases)  # another name of the ground truth
+    resp = _get(http, "art-3", "error_cases")
+    check_error(resp, 404, "RESOURCE_NOT_FOUND")
+    assert b"cat" not in resp.content
     artifacts = ws / "output" / "artifacts"
     fake = roots["tmp"] / "outside" / "fake"
     shutil.copytree(artifacts, fake, symlinks=True)
+    (fake / "error_cases.csv").unlink()
     (fake / "error_cases.csv").write_text("TOP-SECRET\n")
     shutil.rmtree(artifacts)
     artifacts.symlink_to(fake, target_is_directory=True)  # the directory is a link
