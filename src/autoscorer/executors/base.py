@@ -77,10 +77,12 @@ class RunSpec:
 
 @dataclass
 class Sample:
-    """One resource reading: CPU in cores, memory in bytes."""
+    """One resource reading: CPU in cores, memory in bytes, and the bytes read and written
+    to disk since the sandbox started (a running total)."""
 
     cpu: float | None = None
     memory: int | None = None
+    disk_io: int | None = None
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Run:
         self.peak_cpu: float | None = None
         self.peak_memory: int | None = None
         self.last_sample: Sample | None = None  # the latest reading (live usage)
+        self.disk_io: int | None = None  # bytes read + written to disk so far
         self.extra: dict[str, Any] = {}  # added to run_info.json
         self.scratch: dict[str, Any] = {}  # per-run state of middleware
         self._on_log = on_log

@@ -84,7 +84,17 @@ def sample_from_stats(s: dict[str, Any]) -> Sample:
     usage = mem.get("usage")
     stats = mem.get("stats") or {}
     cache = stats.get("total_inactive_file", stats.get("inactive_file", 0))
-    return Sample(cpu=cores, memory=None if usage is None else max(usage - cache, 0))
+    memory = None if usage is None else max(usage - cache, 0)
+    return Sample(cpu=cores, memory=memory, disk_io=_block_io(s))
+
+
+def _block_io(s: dict[str, Any]) -> int | None:
+    """Bytes the container read and wrote to block devices so far (cgroup v1 and v2)."""
+    entries = (s.get("blkio_stats") or {}).get("io_service_bytes_recursive")
+    if entries is None:
+        return None
+    ops = ("read", "write")
+    return sum(int(e.get("value", 0)) for e in entries if str(e.get("op", "")).lower() in ops)
 
 
 def image_digest(attrs: dict[str, Any]) -> str | None:

@@ -51,6 +51,7 @@ class RunOutcome:
     peak_cpu: float | None = None
     peak_memory: int | None = None
     last_sample: Sample | None = None  # the sandbox's last resource reading
+    disk_io: int | None = None  # bytes read + written to disk by the sandbox
     image_digest: str | None = None
     sandbox_id: str | None = None
     log_tail: str = ""
@@ -202,6 +203,7 @@ def classify(executor: str, run: Run) -> RunOutcome:
         peak_cpu=run.peak_cpu,
         peak_memory=run.peak_memory,
         last_sample=run.last_sample,
+        disk_io=run.disk_io,
         image_digest=sandbox.image_digest if sandbox else None,
         sandbox_id=sandbox.id if sandbox else None,
         log_tail=run.log_tail,

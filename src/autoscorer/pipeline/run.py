@@ -173,19 +173,21 @@ def _decorate(result: Result, outcome: RunOutcome | None, started: float, gpus: 
     if outcome is None:
         return result
     result.timing.inference_time = round(outcome.duration, 6)
-    last = live_usage(outcome.last_sample, gpus)
-    result.resources = last.model_copy(
+    result.resources = live_usage(outcome.last_sample, gpus).model_copy(
         update={
             "peak_cpu": outcome.peak_cpu,
-            "peak_memory": None
-            if outcome.peak_memory is None
-            else format_bytes(outcome.peak_memory),
+            "peak_memory": _size(outcome.peak_memory),
+            "total_disk_io": _size(outcome.disk_io),
         }
     )
     if result.provenance is None:
         result.provenance = Provenance()
     result.provenance.image_digest = outcome.image_digest
     return result
+
+
+def _size(value: int | None) -> str | None:
+    return None if value is None else format_bytes(value)
 
 
 class _Pipeline:
