@@ -42,7 +42,10 @@ class Runtime:
     async def start(self, settings: Settings) -> None:
         self.started_at = time.time()
         if self.service is None:
-            self.service = await run_in_threadpool(load_service, settings)
+            try:
+                self.service = await run_in_threadpool(load_service, settings)
+            except Exception:  # the API still serves scorers and workspaces, /health says why
+                log.exception("the job service could not start; job endpoints answer 503")
 
     async def stop(self) -> None:
         await run_in_threadpool(self.watcher.stop_all)

@@ -25,7 +25,6 @@ from autoscorer.jobs.stats import CachedStats
 from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.plan import plan_job
 from autoscorer.pipeline.scoring import failure_result
-from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
 from autoscorer.workspace.artifacts import OpenArtifact, open_artifact
 from autoscorer.workspace.layout import Workspace
@@ -270,10 +269,3 @@ def _finished(job: dict[str, Any]) -> Conflict:
         field="job_id",
         details={"job_id": job["job_id"], "status": job["status"]},
     )
-
-
-def from_settings(settings: Settings) -> JobService:
-    """The service the API runs: store, queue backend, reaper, started."""
-    from autoscorer.jobs.factory import build_service
-
-    return build_service(settings)
