@@ -29,7 +29,9 @@ def make_store(settings: Settings) -> JobStore:
 
 def make_runner(settings: Settings, store: JobStore, kind: str) -> JobRunner:
     """A runner for one worker identity (``kind``: inprocess, celery, ...)."""
-    return JobRunner(store, new_worker_id(kind), lease_seconds=settings.job_lease_seconds)
+    return JobRunner(
+        store, new_worker_id(kind), lease_seconds=settings.job_lease_seconds, settings=settings
+    )
 
 
 def make_reaper(settings: Settings, store: JobStore, enqueue: Callable[[Any], None]) -> Reaper:

@@ -18,6 +18,7 @@ from autoscorer.errors import Cancelled, Conflict, ResourceNotFound, ServiceUnav
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
 from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
+from autoscorer.jobs.overrides import check_config
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
@@ -40,13 +41,20 @@ def new_job_id() -> str:
 
 
 def prepare(
-    job: dict[str, Any], default_executor: str = "auto", durations: DurationSource | None = None
+    job: dict[str, Any],
+    default_executor: str = "auto",
+    durations: DurationSource | None = None,
+    *,
+    privileged: bool = True,
 ) -> dict[str, Any]:
     """Resolve the job's plan (meta.json + overrides, scorer) to refuse a bad job now rather
-    than as a failed job later, pick its queue and estimate its end."""
+    than as a failed job later, pick its queue and estimate its end. Not ``privileged``
+    (a submitter's request): ``config`` may only make limits stricter."""
     ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
     config = dict(job.get("config") or {})
-    plan = plan_job(ws, scorer=job.get("scorer"), overrides=config)
+    meta = ws.load_meta()
+    check_config(config, meta, privileged=privileged)
+    plan = plan_job(ws, scorer=job.get("scorer"), overrides=config, meta=meta)
     executor = job.get("executor") or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
     recent = durations.recent_durations(plan.scorer.name) if durations is not None else ()
@@ -61,6 +69,7 @@ def prepare(
         "queue": queue_name(plan.meta, executor, config),
         "callback_url": job.get("callback_url"),
         "request_id": job.get("request_id"),
+        "owner": job.get("owner"),
         "estimated_completion": now() + timedelta(seconds=seconds),
     }
 
@@ -102,21 +111,24 @@ class JobService:
         self.store.close()
 
     # -- submit ---------------------------------------------------------------
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        """One transaction stores the job as ``queued`` with its first log line."""
-        record = self.store.add(self._prepare(job), status="queued", log=True)
+    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]:
+        """One transaction stores the job as ``queued`` with its first log line.
+        ``privileged`` False: the job's ``config`` may only make limits stricter."""
+        record = self.store.add(self._prepare(job, privileged), status="queued", log=True)
         return self._deliver(record)
 
-    def _prepare(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, job: dict[str, Any], privileged: bool) -> dict[str, Any]:
         """Checked fields of a new job; a callback URL outside the allow-list is refused."""
         if job.get("callback_url") and self.allowed_callback_hosts is not None:
             check_url(job["callback_url"], self.allowed_callback_hosts())
-        return prepare(job, self.default_executor, self.durations)
+        return prepare(job, self.default_executor, self.durations, privileged=privileged)
 
-    def submit_batch(self, jobs: Records, *, max_parallel: int | None = None) -> dict[str, Any]:
+    def submit_batch(
+        self, jobs: Records, *, max_parallel: int | None = None, privileged: bool = True
+    ) -> dict[str, Any]:
         """All or nothing: every job is checked before any is stored."""
         batch_id = f"batch-{uuid.uuid4().hex[:12]}"
-        prepared = [self._prepare(j) for j in jobs]
+        prepared = [self._prepare(j, privileged) for j in jobs]
         for item in prepared:
             item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
         records = self.store.add_many(prepared, status="queued", log=True)

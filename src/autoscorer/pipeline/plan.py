@@ -58,16 +58,18 @@ def plan_job(
     params: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     job_id: str | None = None,
+    meta: Meta | None = None,
 ) -> JobPlan:
     """Read ``meta.json`` once and resolve everything a run needs from it and the request.
 
     Raises :class:`~autoscorer.errors.WorkspaceInvalid` for a missing or bad ``meta.json``,
     :class:`~autoscorer.errors.InvalidParameter` for bad overrides and
     :class:`~autoscorer.errors.ScorerNotFound` / ``MissingParameter`` for the scorer.
+    ``meta`` is ``meta.json`` when the caller has read it already (it is not read again).
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
     overrides = overrides or {}
-    meta = apply_overrides(ws.load_meta(), overrides)
+    meta = apply_overrides(meta if meta is not None else ws.load_meta(), overrides)
     cls = resolve_scorer(meta, scorer)
     merged = {**meta.scorer_params, **(overrides.get("scorer_params") or {}), **(params or {})}
     update: dict[str, Any] = {"scorer": cls.name, "scorer_params": merged}

@@ -31,6 +31,8 @@ from autoscorer.pipeline.scoring import (
     write_result,
 )
 from autoscorer.scorers.base import Scorer
+from autoscorer.scorers.registry import get_scorer
+from autoscorer.settings import Settings
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Provenance, ResourceUsage, Result, format_bytes
 
@@ -101,13 +103,22 @@ def inference_spec(request: PipelineRequest, plan: JobPlan | None = None) -> Run
     if plan is None:
         ws = Workspace.at(request.workspace)
         meta = apply_overrides(ws.load_meta(), request.overrides)
-        return build_spec(ws, meta, job_id=request.job_id, keep=_keep(request))
+        scorer = get_scorer(request.scorer) if request.scorer else None
+        return build_spec(
+            ws,
+            meta,
+            job_id=request.job_id,
+            expected_outputs=_expected_outputs(scorer),
+            keep=_keep(request),
+            scorer=scorer,
+        )
     return build_spec(
         plan.workspace,
         plan.meta,
         job_id=plan.job_id,
         expected_outputs=_expected_outputs(plan.scorer),
         keep=_keep(request),
+        scorer=plan.scorer,
     )
 
 
@@ -115,13 +126,15 @@ def _keep(request: PipelineRequest) -> bool:
     return bool(request.overrides.get("keep_container", False))
 
 
-def _open_executor(request: PipelineRequest, executor: Executor | None) -> tuple[Executor, bool]:
+def _open_executor(
+    request: PipelineRequest, executor: Executor | None, settings: Settings | None = None
+) -> tuple[Executor, bool]:
     """The executor to use, and whether this call owns (and must close) it."""
     if executor is not None:
         return executor, False
-    from autoscorer.executors import get_executor
+    from autoscorer.executors.factory import make_executor
 
-    return get_executor(request.executor), True
+    return make_executor(request.executor, settings), True
 
 
 def live_usage(sample: Sample | None, gpus: int) -> ResourceUsage:
@@ -140,11 +153,12 @@ def run_inference(
     cancel: CancelToken | None = None,
     executor: Executor | None = None,
     on_usage: UsageFn | None = None,
+    settings: Settings | None = None,
 ) -> RunOutcome:
     """Run only the inference step; failures are in ``outcome.error`` (bad config raises)."""
     progress = on_progress or _noop_progress
     spec = spec or inference_spec(request)
-    ex, owned = _open_executor(request, executor)
+    ex, owned = _open_executor(request, executor, settings)
     last = [0.0]
 
     def tick(elapsed: float) -> None:
@@ -199,8 +213,10 @@ class _Pipeline:
         progress: ProgressFn,
         log: LogFn,
         usage: UsageFn | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.request, self.progress, self.log, self.usage = request, progress, log, usage
+        self.settings = settings
         self.ws = Workspace.at(request.workspace)
         self.plan: JobPlan | None = None
         self.outcome: RunOutcome | None = None
@@ -253,6 +269,7 @@ class _Pipeline:
             cancel=cancel,
             executor=executor,
             on_usage=self.usage,
+            settings=self.settings,
         )
         if self.outcome.error is not None:
             raise self.outcome.error
@@ -284,13 +301,17 @@ def run_pipeline(
     cancel: CancelToken | None = None,
     executor: Executor | None = None,
     on_usage: UsageFn | None = None,
+    settings: Settings | None = None,
 ) -> Result:
     """Run ``request`` to a terminal :class:`Result` (success or ``error`` set).
 
     ``executor`` lets the caller share one configured executor between jobs;
-    by default ``request.executor`` is built for this call and closed after it.
+    by default ``request.executor`` is built for this call from ``settings`` (default:
+    the environment) and closed after it.
     """
-    pipeline = _Pipeline(request, on_progress or _noop_progress, on_log or _noop_log, on_usage)
+    pipeline = _Pipeline(
+        request, on_progress or _noop_progress, on_log or _noop_log, on_usage, settings
+    )
     try:
         return pipeline.run(cancel, executor)
     except AutoScorerError as exc:
