@@ -11,6 +11,7 @@ caller that died are removed by :meth:`DockerExecutor.reap_orphans`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -36,6 +37,7 @@ from autoscorer.executors.base import (
     logger,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
+from autoscorer.executors.outcome import RunOutcome
 from autoscorer.executors.spec import check_user, default_user, grant_writable
 from autoscorer.observability.metrics import observe_container_start
 from autoscorer.workspace.models import format_bytes
@@ -189,10 +191,12 @@ class DockerExecutor(Executor):
         reap_orphans: bool = True,
         timeout: int = 120,
         runtime: str | None = None,
+        cleanup: bool = True,
         middleware: list[Middleware] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
         super().__init__(middleware)
+        self.timeout, self.cleanup = timeout, cleanup
         self.client = client or _connect(base_url, timeout)
         if allow_root:
             raise InvalidParameter(
@@ -207,6 +211,13 @@ class DockerExecutor(Executor):
         self.labels = dict(labels or {})
         if reap_orphans:
             self.reap_orphans()
+
+    def run(self, spec: RunSpec, **kwargs: Any) -> RunOutcome:
+        """:meth:`Executor.run`; with ``cleanup=False`` every container is kept (as with
+        ``keep_container``), labelled so the orphan reaper leaves it."""
+        if not self.cleanup and not spec.keep:
+            spec = dataclasses.replace(spec, keep=True)
+        return super().run(spec, **kwargs)
 
     def _check_runtime(self, runtime: str) -> None:
         """Refuse a runtime the engine does not know, rather than run with a weaker one."""
