@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from autoscorer.cli.common import (
     JsonOpt,
@@ -92,11 +91,13 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
 @contextmanager
 def spinner(quiet: bool) -> Iterator[Callable[[str, float], None]]:
     """A live spinner with the current stage and elapsed time; yields the progress callback."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=console,
+        console=console.get(),
         transient=True,
         disable=quiet or not console.is_terminal,
     )
