@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from autoscorer.errors import DuplicateId, MissingId, UnknownId
+from autoscorer.workspace import arrowfn
 from autoscorer.workspace.tabular import CsvTable, chunk_numpy, flat_numpy, row_error
 
 IdAt = Callable[[int], object]
@@ -34,7 +34,26 @@ def align_ids(gt: CsvTable, pred: CsvTable, column: str = "id") -> np.ndarray | 
         g_np, p_np = flat_numpy(g), flat_numpy(p)
         gt_row = _int_lookup(g_np, p_np, gt.name)
         return _checked(gt_row, gt, pred, _getter(p_np), _getter(g_np))
+    order = _text_permutation(g, p)
+    if order is not None:
+        return None if _is_identity(order) else order
     return _checked(_hash_lookup(g, p, gt.name), gt, pred, _getter(p), _getter(g))
+
+
+def _text_permutation(g: pa.ChunkedArray, p: pa.ChunkedArray) -> np.ndarray | None:
+    """Text ids, the usual case: one hash table of the ground truth's ids only (half the
+    memory of encoding both files' ids), the gt row of every prediction looked up in it,
+    accepted only if that is a permutation. Any unknown, repeated or missing id gives
+    None, and the general path below finds and names the first problem."""
+    if len(g) != len(p):
+        return None
+    found = arrowfn.index_in(p, g)
+    if found.null_count:
+        return None
+    n = len(g)
+    order = np.full(n, -1, dtype=np.int64)
+    order[flat_numpy(found)] = np.arange(n)
+    return None if bool((order < 0).any()) else order
 
 
 def _checked(
@@ -68,7 +87,7 @@ def _comparable(
 def _increasing(ids: pa.ChunkedArray) -> bool:
     """Strictly increasing (hence unique), checked on the pyarrow buffers without copies."""
     if not pa.types.is_integer(ids.type):
-        return len(ids) < 2 or bool(pc.all(pc.less(ids[:-1], ids[1:])).as_py())
+        return len(ids) < 2 or bool(arrowfn.all_true(arrowfn.less(ids[:-1], ids[1:])).as_py())
     last = None
     for chunk in ids.chunks:
         a = chunk_numpy(chunk)
@@ -114,7 +133,7 @@ def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str) -> np.ndarray:
 
 def _hash_lookup(g: pa.ChunkedArray, p: pa.ChunkedArray, gt_name: str) -> np.ndarray:
     """For each prediction row, its ground-truth row (-1 when unknown); any id type."""
-    encoded = pc.dictionary_encode(pa.chunked_array(list(g.chunks) + list(p.chunks), g.type))
+    encoded = arrowfn.dictionary_encode(pa.chunked_array(list(g.chunks) + list(p.chunks), g.type))
     codes = flat_numpy(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()))
     n = len(g)
     # codes are handed out in order of first appearance: unique gt ids get 0..n-1

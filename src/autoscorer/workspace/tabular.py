@@ -22,7 +22,6 @@ from typing import Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from autoscorer.errors import (
@@ -33,6 +32,8 @@ from autoscorer.errors import (
     MissingColumn,
     ParseError,
 )
+from autoscorer.workspace.arrowfn import POOL, binary_length
+from autoscorer.workspace.arrowfn import minimum as min_
 from autoscorer.workspace.files import check_file, display_name
 from autoscorer.workspace.tabular_errors import (
     locate_bad_number,
@@ -245,7 +246,9 @@ def _arrow_read(
         quoted_strings_can_be_null=False,
     )
     try:
-        arrow = pcsv.read_csv(table.path, read_options=read, convert_options=convert)
+        arrow = pcsv.read_csv(
+            table.path, read_options=read, convert_options=convert, memory_pool=POOL
+        )
     except pa.ArrowInvalid as exc:
         raise _translate(table, str(exc), int_names) from exc
     except UnicodeDecodeError as exc:
@@ -276,6 +279,8 @@ def _check_values(table: CsvTable, col: Column) -> None:
     """No empty ids/labels, no missing or non-finite numbers."""
     arr = table.columns[col.name]
     if arr.null_count:
+        import pyarrow.compute as pc
+
         row = pc.index(pc.is_null(arr), True).as_py()
         what = "value is missing" if col.kind == "number" else f"{col.kind} is empty"
         raise row_error(InvalidValue, table.name, row, what, column=col.name)
@@ -287,6 +292,8 @@ def _check_values(table: CsvTable, col: Column) -> None:
             text = f"{values[row]} is not allowed (values must be finite numbers)"
             raise row_error(InvalidValue, table.name, row, text, column=col.name)
     elif (pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type)) and _may_be_empty(arr):
+        import pyarrow.compute as pc
+
         empty = pc.equal(arr, "")
         if pc.any(empty).as_py():
             row = pc.index(empty, True).as_py()
@@ -338,7 +345,7 @@ def _may_be_empty(arr: pa.ChunkedArray) -> bool:
     """Whether an empty string may occur, without comparing to a Python ``""`` (pyarrow
     converts that scalar through pandas, which costs ~0.3 s of start-up to import)."""
     if pa.types.is_dictionary(arr.type):  # every used value is in a chunk's dictionary
-        lengths = [pc.min(pc.binary_length(c.dictionary)).as_py() for c in arr.chunks]
+        lengths = [min_(binary_length(c.dictionary)).as_py() for c in arr.chunks]
     else:
-        lengths = [pc.min(pc.binary_length(arr)).as_py()]
+        lengths = [min_(binary_length(arr)).as_py()]
     return any(n == 0 for n in lengths)

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from autoscorer.errors import InvalidParameter
+from autoscorer.workspace import arrowfn
 from autoscorer.workspace.tabular import chunk_numpy, flat_numpy
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -52,7 +52,7 @@ def local_codes(col: pa.ChunkedArray) -> LocalCodes:
         col = col.unify_dictionaries()
         texts = col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
         return LocalCodes([chunk_numpy(c.indices) for c in col.chunks], texts)
-    bounds = pc.min_max(col).as_py()
+    bounds = arrowfn.min_max(col).as_py()
     lo, hi = int(bounds["min"]), int(bounds["max"])
     if hi - lo < _DIRECT_SPAN:  # small label values, e.g. 0..99: value - lo is the code
         texts = [str(lo + i) for i in range(hi - lo + 1)]
