@@ -64,6 +64,8 @@ def test_scoring_a_classification_workspace_imports_only_what_it_uses(tmp_path: 
     # other scorers' libraries, nor anything of the server, the SDK or the executors
     assert names & {"pandas", "PIL", "docker", "fastapi", "sqlalchemy", "httpx", "rich"} == set()
     assert json.loads((ws / "output" / "result.json").read_text())["summary"]["score"] > 0
+    # the text summary into a pipe (a script's loop) is printed without rich too
+    assert "rich" not in imported("score", "--no-artifacts", str(ws))
 
 
 def _comparable(doc: dict) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,19 +153,23 @@ def _emit(results: dict[str, Any], as_json: bool, output: Path | None) -> None:
     if as_json:
         print_json(results if len(results) > 1 else next(iter(results.values())))
         return
+    styled = sys.stdout.isatty()  # rich (~30 ms to import) only for a terminal
     for ws, entry in results.items():
-        if entry["success"]:
-            s = entry["result"]["summary"]
-            metric = entry["result"]["versioning"]["scorer"]
-            console.print(
-                f"[green]✓[/] {ws}: score={s['score']:.6g} rank={s['rank']} "
-                f"pass={s['pass']} ({metric})",
-                highlight=False,
-            )
-        else:
-            e = entry["error"]
-            code = escape(f"[{e['code']}]")
-            console.print(f"[red]✗[/] {escape(ws)}: {code} {escape(e['message'])}", highlight=False)
+        ok, text = _line(ws, entry)
+        if styled:
+            mark = "[green]✓[/]" if ok else "[red]✗[/]"
+            console.print(f"{mark} {escape(text)}", highlight=False)
+        else:  # a script's pipe or file: the same line, unstyled and not wrapped
+            sys.stdout.write(f"{'✓' if ok else '✗'} {text}\n")
+
+
+def _line(ws: str, entry: dict[str, Any]) -> tuple[bool, str]:
+    if entry["success"]:
+        s = entry["result"]["summary"]
+        metric = entry["result"]["versioning"]["scorer"]
+        return True, f"{ws}: score={s['score']:.6g} rank={s['rank']} pass={s['pass']} ({metric})"
+    e = entry["error"]
+    return False, f"{ws}: [{e['code']}] {e['message']}"
 
 
 def register(app: typer.Typer) -> None:
