@@ -34,26 +34,7 @@ def align_ids(gt: CsvTable, pred: CsvTable, column: str = "id") -> np.ndarray | 
         g_np, p_np = flat_numpy(g), flat_numpy(p)
         gt_row = _int_lookup(g_np, p_np, gt.name)
         return _checked(gt_row, gt, pred, _getter(p_np), _getter(g_np))
-    order = _text_permutation(g, p)
-    if order is not None:
-        return None if _is_identity(order) else order
     return _checked(_hash_lookup(g, p, gt.name), gt, pred, _getter(p), _getter(g))
-
-
-def _text_permutation(g: pa.ChunkedArray, p: pa.ChunkedArray) -> np.ndarray | None:
-    """Text ids, the usual case: one hash table of the ground truth's ids only (half the
-    memory of encoding both files' ids), the gt row of every prediction looked up in it,
-    accepted only if that is a permutation. Any unknown, repeated or missing id gives
-    None, and the general path below finds and names the first problem."""
-    if len(g) != len(p):
-        return None
-    found = arrowfn.index_in(p, g)
-    if found.null_count:
-        return None
-    n = len(g)
-    order = np.full(n, -1, dtype=np.int64)
-    order[flat_numpy(found)] = np.arange(n)
-    return None if bool((order < 0).any()) else order
 
 
 def _checked(

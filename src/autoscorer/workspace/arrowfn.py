@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from pyarrow._compute import SetLookupOptions, call_function
+from pyarrow._compute import call_function
 
 # Large tables are read into the C library's malloc, not pyarrow's default mimalloc pool:
 # glibc hands big blocks back to the system when they are freed, mimalloc keeps them, and
@@ -37,11 +37,6 @@ def all_true(values: Any) -> Any:
 
 def less(left: Any, right: Any) -> Any:
     return call_function("less", [left, right])
-
-
-def index_in(values: Any, value_set: Any) -> Any:
-    """Position of each of ``values`` in ``value_set`` (null when absent)."""
-    return call_function("index_in", [values], SetLookupOptions(value_set=value_set), POOL)
 
 
 def dictionary_encode(values: Any) -> Any:
