@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from bench_api import EXAMPLE, free_port, wrk
+from bench_api import ANCHOR_APP, EXAMPLE, free_port, start, wrk
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk_submit.lua"
@@ -169,6 +169,20 @@ def celery_backend(tmp: Path, args: argparse.Namespace) -> list[str]:
             step()
 
 
+def anchor(tmp: Path, args: argparse.Namespace) -> dict:
+    """``wrk`` on a bare ASGI app returning a same-sized JSON body, under the same uvicorn."""
+    (tmp / "anchor.py").write_text(ANCHOR_APP)
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "anchor:app", "--app-dir", str(tmp)]
+    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    proc = start(cmd, tmp, dict(os.environ), f"http://127.0.0.1:{port}/")
+    try:
+        return wrk(f"http://127.0.0.1:{port}/", args.duration, args.connections)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=float, default=5.0)
@@ -179,6 +193,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     backends = {"sqlite": sqlite_backend, "celery": celery_backend}
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-anchor-") as tmp:
+        a = anchor(Path(tmp), args)
+    print(
+        f"anchor (bare ASGI JSON app, same uvicorn): {a['rps']:,.0f} req/s, p50 {a['p50']:.2f} ms, "
+        f"p99 {a['p99']:.2f} ms: how fast this machine serves HTTP right now"
+    )
     for name in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix=f"bench-wrk-{name}-") as tmp:
             rows = backends[name](Path(tmp), args)

@@ -213,4 +213,5 @@ def _request(job: dict[str, Any]) -> PipelineRequest:
         executor=job.get("executor") or "auto",
         overrides=config,
         job_id=job["job_id"],
+        pinned=True,
     )

@@ -42,7 +42,8 @@ def prepare(
     job: dict[str, Any], default_executor: str = "auto", durations: DurationSource | None = None
 ) -> dict[str, Any]:
     """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end."""
-    meta = Workspace.at(job["workspace_path"]).load_meta()
+    ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
+    meta = ws.load_meta()
     config = dict(job.get("config") or {})
     scorer = job.get("scorer") or meta.scorer
     if scorer is not None:
@@ -56,7 +57,7 @@ def prepare(
         "job_id": job.get("job_id") or new_job_id(),
         "task_type": job.get("task_type") or meta.task_type,
         "scorer": scorer,
-        "workspace_path": str(job["workspace_path"]),
+        "workspace_path": str(ws.root),
         "executor": executor,
         "config": config,
         "queue": queue_name(meta, executor, config),

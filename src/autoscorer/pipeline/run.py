@@ -13,13 +13,20 @@ Progress stages: validating, inference, scoring, finalizing, done.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed, MissingParameter
+from autoscorer.errors import (
+    AutoScorerError,
+    Cancelled,
+    ExecutionFailed,
+    MissingParameter,
+    WorkspaceInvalid,
+)
 from autoscorer.executors import Executor, RunOutcome, RunSpec, apply_overrides, build_spec
 from autoscorer.pipeline.scoring import failure_result, score, write_result
 from autoscorer.scorers.base import Scorer
@@ -66,6 +73,8 @@ class PipelineRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     write_artifacts: bool = True
+    # the path was resolved when the job was accepted: a link appearing on it since is refused
+    pinned: bool = False
 
 
 def _noop_progress(stage: str, value: float) -> None:
@@ -182,6 +191,12 @@ class _Pipeline:
 
     def run(self, cancel: CancelToken | None, executor: Executor | None) -> Result:
         self.progress("validating", 0.05)
+        if self.request.pinned and str(self.ws.root) != os.path.abspath(self.request.workspace):
+            raise WorkspaceInvalid(
+                "the workspace path now leads through a symbolic link; it was resolved "
+                "when the job was accepted and may not change",
+                field="workspace_path",
+            )
         self.meta = apply_overrides(self.ws.load_meta(), self.request.overrides)
         cls = _scorer_class(self.meta, self.request.scorer)
         if self.meta.container is not None:
@@ -223,7 +238,10 @@ class _Pipeline:
         result = failure_result(exc, meta=self.meta, scorer=self.request.scorer)
         _decorate(result, self.outcome, self.started)
         if self.ws.root.is_dir():
-            write_result(self.ws, result)
+            try:
+                write_result(self.ws, result)
+            except (OSError, AutoScorerError) as exc:  # e.g. a linked output/: never written
+                self.log("WARNING", "pipeline", f"result.json not written: {exc}")
         return result
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from autoscorer.scorers.builtin._detection_data import CocoGroundTruth, gc_paused
 from autoscorer.scorers.functional.coco_match import FloatArray, IntArray
 from autoscorer.scorers.functional.detection import DetectionBoxes
+from autoscorer.workspace import safeio
 from autoscorer.workspace.files import check_file
 
 
@@ -72,9 +73,11 @@ def fast_detections(
     if encoding.lower().replace("_", "-") not in _UTF8:
         return None
     check_file(path, max_bytes)
+    with safeio.open_file(path) as fh:  # confined to the workspace, links not followed
+        raw = fh.read(max_bytes + 1)
     with gc_paused():
         try:
-            dets = _DECODER.decode(path.read_bytes())
+            dets = _DECODER.decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         return _columns(dets, gt)

@@ -13,6 +13,7 @@ per-pixel path. The counts are the same integers either way.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -156,7 +157,10 @@ def count_images(
     try:
         window: list[Any] = []
         for image in images:  # at most 4 images per thread in flight (bounded memory)
-            window.append(pool.submit(count_image, ctx, image, preds.get(image.id), k, ignore))
+            # each task in a copy of this context: the workspace boundary (a ContextVar
+            # of safeio) must confine the threads' opens as it confines this thread's
+            run = contextvars.copy_context().run
+            window.append(pool.submit(run, count_image, ctx, image, preds.get(image.id), k, ignore))
             if len(window) >= 4 * workers:
                 yield window.pop(0).result()
         for future in window:
