@@ -15,13 +15,17 @@ workspace over the first ``--loop`` of them (the anchor: what a script does toda
 Results of the pooled call are compared with the one-process call (everything but the
 clock readings must be equal).
 
-    python3 bench/bench_cli.py [--rounds 7] [--many 500] [--loop 40]
+    python3 bench/bench_cli.py [--rounds 7] [--many 500] [--loop 40] [--baseline SRC]
+
+``--baseline /work/main/src`` also times ``--help`` and ``score WS`` with that code (the same
+console script, ``PYTHONPATH`` pointing there), alternated in the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -48,16 +52,16 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run(argv: list[str], label: str | None = None) -> float:
+def run(argv: list[str], label: str | None = None, env: dict[str, str] | None = None) -> float:
     """Wall time of one process; its CPU time (user + system) is kept under ``label``."""
     c0, t0 = _children_cpu(), time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - t0
     CPU.setdefault(label or argv[-1], []).append(_children_cpu() - c0)
     return wall
 
 
-def cold_start(cli: str, root: Path, rounds: int) -> None:
+def cold_start(cli: str, root: Path, rounds: int, baseline: str | None) -> None:
     ws = str(shutil.copytree(EXAMPLE, root / "cold"))
     cases: dict[str, Callable[[], float]] = {
         "python -c pass (floor)": lambda: run([sys.executable, "-c", "pass"], "pass"),
@@ -68,6 +72,12 @@ def cold_start(cli: str, root: Path, rounds: int) -> None:
         ),
     }
     labels = dict(zip(cases, ("pass", "help", "score", "score-na"), strict=True))
+    if baseline:  # another checkout's code through the same console script, same rounds
+        env = {**os.environ, "PYTHONPATH": baseline}
+        cases["baseline: autoscorer --help"] = lambda: run([cli, "--help"], "b-help", env)
+        cases["baseline: autoscorer score WS"] = lambda: run([cli, "score", ws], "b-score", env)
+        labels["baseline: autoscorer --help"] = "b-help"
+        labels["baseline: autoscorer score WS"] = "b-score"
     for fn in cases.values():  # warm-up: page cache, .pyc files
         fn()
     CPU.clear()
@@ -126,10 +136,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--many", type=int, default=0, help="also score N workspaces")
     parser.add_argument("--loop", type=int, default=40)
+    parser.add_argument("--baseline", help="PYTHONPATH of other code to time alongside")
     args = parser.parse_args()
     cli = console_script()
     with tempfile.TemporaryDirectory() as tmp:
-        cold_start(cli, Path(tmp), args.rounds)
+        cold_start(cli, Path(tmp), args.rounds, args.baseline)
         if args.many:
             many(cli, Path(tmp), args.many, min(args.loop, args.many))
 
