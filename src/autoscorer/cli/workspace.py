@@ -17,6 +17,7 @@ from autoscorer.cli.common import (
     handle_errors,
     parse_json_option,
     print_json,
+    say_line,
 )
 
 
@@ -130,7 +131,7 @@ def score_cmd(
 @contextmanager
 def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
     """A progress bar for two or more workspaces (rich loads only then)."""
-    if quiet or total < 2 or not console.is_terminal:
+    if quiet or total < 2 or not sys.stdout.isatty():
         yield lambda _ws: None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -153,14 +154,8 @@ def _emit(results: dict[str, Any], as_json: bool, output: Path | None) -> None:
     if as_json:
         print_json(results if len(results) > 1 else next(iter(results.values())))
         return
-    styled = sys.stdout.isatty()  # rich (~30 ms to import) only for a terminal
     for ws, entry in results.items():
-        ok, text = _line(ws, entry)
-        if styled:
-            mark = "[green]✓[/]" if ok else "[red]✗[/]"
-            console.print(f"{mark} {escape(text)}", highlight=False)
-        else:  # a script's pipe or file: the same line, unstyled and not wrapped
-            sys.stdout.write(f"{'✓' if ok else '✗'} {text}\n")
+        say_line(*_line(ws, entry))
 
 
 def _line(ws: str, entry: dict[str, Any]) -> tuple[bool, str]:
