@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from autoscorer.cli.common import console, err_console, parse_json_option, print_json, table
 from autoscorer.errors import InvalidParameter
@@ -88,8 +87,16 @@ def _print_result(job_id: str, status: str | None, result: ResultData | None) ->
 
 def _wait_with_progress(client: AutoScorerClient, job_id: str, timeout: float) -> Response:
     """Wait for the job while drawing its progress on stderr (so stdout stays clean)."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+    with Progress(*columns, TimeElapsedColumn(), console=err_console.get(), transient=True) as bar:
         task = bar.add_task(job_id, total=1.0)
 
         def show(s: JobStatus) -> None:

@@ -9,13 +9,13 @@ sandbox is stopped and removed, and the error is CANCELLED.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from autoscorer.cli.common import (
     JsonOpt,
@@ -24,6 +24,7 @@ from autoscorer.cli.common import (
     handle_errors,
     parse_json_option,
     print_json,
+    say_line,
 )
 from autoscorer.errors import AutoScorerError, InvalidParameter, from_dict
 
@@ -91,14 +92,20 @@ def cancel_on_signals(token: CancelToken) -> Iterator[None]:
 
 @contextmanager
 def spinner(quiet: bool) -> Iterator[Callable[[str, float], None]]:
-    """A live spinner with the current stage and elapsed time; yields the progress callback."""
+    """A live spinner with the current stage and elapsed time; yields the progress callback.
+
+    Only on a terminal (rich is not even imported for a pipe, a file or ``--json``)."""
+    if quiet or not sys.stdout.isatty():
+        yield lambda _stage, _value: None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=console,
+        console=console.get(),
         transient=True,
-        disable=quiet or not console.is_terminal,
     )
     with progress:
         task = progress.add_task("validating", total=None)
@@ -134,10 +141,10 @@ def _dry_run(request: PipelineRequest, executor: Executor, scorer: str | None) -
 def _say_outcome(outcome: RunOutcome) -> None:
     mem = outcome.to_run_info()["peak_memory"] or "n/a"
     cpu = "n/a" if outcome.peak_cpu is None else f"{outcome.peak_cpu:.2f} cores"
-    console.print(
-        f"[green]✓[/] inference finished in {outcome.duration:.2f} s (exit {outcome.exit_code}) "
+    say_line(
+        True,
+        f"inference finished in {outcome.duration:.2f} s (exit {outcome.exit_code}) "
         f"→ {outcome.prediction} · peak {mem}, {cpu}",
-        highlight=False,
     )
 
 
@@ -185,11 +192,11 @@ def _stop(error: AutoScorerError, as_json: bool) -> None:
 def _say_result(workspace: Path, data: dict[str, Any]) -> None:
     s, t = data["summary"], data["timing"]
     score = "n/a" if s["score"] is None else f"{s['score']:.6g}"
-    console.print(
-        f"[green]✓[/] {workspace}: score={score} rank={s['rank']} pass={s['pass']} "
+    say_line(
+        True,
+        f"{workspace}: score={score} rank={s['rank']} pass={s['pass']} "
         f"({data['versioning']['scorer']}) · inference {t['inference_time']:.2f} s · "
         f"scoring {t['scoring_time']:.2f} s · total {t['total_time']:.2f} s",
-        highlight=False,
     )
 
 

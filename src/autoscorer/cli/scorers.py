@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape as esc
 
 from autoscorer.cli.common import (
     JsonOpt,
@@ -17,12 +16,16 @@ from autoscorer.cli.common import (
     print_json,
     table,
 )
+from autoscorer.cli.common import escape as esc
 
 if TYPE_CHECKING:
     from autoscorer.scorers.registry import Registry
 
 scorers_app = typer.Typer(
-    name="scorers", help="List, inspect, try and load scorers.", no_args_is_help=True
+    name="scorers",
+    help="List, inspect, try and load scorers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

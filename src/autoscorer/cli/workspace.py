@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autoscorer.cli.common import JsonOpt, console, handle_errors, parse_json_option, print_json
-from autoscorer.errors import AutoScorerError
+from autoscorer.cli.common import (
+    JsonOpt,
+    console,
+    escape,
+    handle_errors,
+    parse_json_option,
+    print_json,
+    say_line,
+)
 
 
 def validate_cmd(
@@ -93,37 +101,49 @@ def score_cmd(
         None, "--output", "-o", help="Also write results here (JSON)."
     ),
     no_artifacts: bool = typer.Option(False, "--no-artifacts", help="Skip plots and tables."),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", min=0, help="Processes for many workspaces [default: 0, one per core]."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Score predictions in each workspace and write output/result.json."""
-    from autoscorer.pipeline.scoring import score as score_workspace
+    from autoscorer.pipeline.batch import score_many
 
     with handle_errors(as_json):
         params = parse_json_option(scorer_params, "--scorer-params")
-    results: dict[str, Any] = {}
-    failed = 0
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=as_json or len(workspaces) < 2,
-        transient=True,
+    outcomes = score_many(
+        [str(ws) for ws in workspaces],
+        scorer,
+        params,
+        write_artifacts=not no_artifacts,
+        jobs=jobs,
     )
-    with progress:
-        task = progress.add_task("scoring", total=len(workspaces))
-        for ws in workspaces:
-            progress.update(task, description=f"scoring {ws}")
-            try:
-                res = score_workspace(ws, scorer, params, write_artifacts=not no_artifacts)
-                results[str(ws)] = {"success": True, "result": res.to_json_dict()}
-            except AutoScorerError as exc:
-                failed += 1
-                results[str(ws)] = {"success": False, "error": exc.to_dict()}
-            progress.advance(task)
+    results: dict[str, Any] = {}
+    with _progress(len(workspaces), quiet=as_json) as advance:
+        for outcome in outcomes:
+            results[outcome.workspace] = outcome.to_json()
+            advance(outcome.workspace)
     _emit(results, as_json, output)
-    if failed:
+    if any(not entry["success"] for entry in results.values()):
         raise typer.Exit(code=2)
+
+
+@contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A progress bar for two or more workspaces (rich loads only then)."""
+    if quiet or total < 2 or not sys.stdout.isatty():
+        yield lambda _ws: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console.get(), transient=True) as progress:
+        task = progress.add_task("scoring", total=total)
+
+        def advance(ws: str) -> None:
+            progress.update(task, description=f"scored {ws}", advance=1)
+
+        yield advance
 
 
 def _emit(results: dict[str, Any], as_json: bool, output: Path | None) -> None:
@@ -135,18 +155,16 @@ def _emit(results: dict[str, Any], as_json: bool, output: Path | None) -> None:
         print_json(results if len(results) > 1 else next(iter(results.values())))
         return
     for ws, entry in results.items():
-        if entry["success"]:
-            s = entry["result"]["summary"]
-            metric = entry["result"]["versioning"]["scorer"]
-            console.print(
-                f"[green]✓[/] {ws}: score={s['score']:.6g} rank={s['rank']} "
-                f"pass={s['pass']} ({metric})",
-                highlight=False,
-            )
-        else:
-            e = entry["error"]
-            code = escape(f"[{e['code']}]")
-            console.print(f"[red]✗[/] {escape(ws)}: {code} {escape(e['message'])}", highlight=False)
+        say_line(*_line(ws, entry))
+
+
+def _line(ws: str, entry: dict[str, Any]) -> tuple[bool, str]:
+    if entry["success"]:
+        s = entry["result"]["summary"]
+        metric = entry["result"]["versioning"]["scorer"]
+        return True, f"{ws}: score={s['score']:.6g} rank={s['rank']} pass={s['pass']} ({metric})"
+    e = entry["error"]
+    return False, f"{ws}: [{e['code']}] {e['message']}"
 
 
 def register(app: typer.Typer) -> None:

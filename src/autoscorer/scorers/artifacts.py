@@ -10,10 +10,12 @@ import csv
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:  # Pillow loads only when a picture is drawn (not for --no-artifacts)
+    from PIL import Image, ImageFont
 
 _MAX_PICTURE = 800  # pixels for the grid part of the picture
 _LABELLED_UP_TO = 40  # classes; beyond this the axes carry no names
@@ -48,6 +50,8 @@ def _cell_colours(cm: np.ndarray) -> np.ndarray:
 
 
 def _vertical_text(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> Image.Image:
+    from PIL import Image, ImageDraw
+
     left, top, right, bottom = (int(v) for v in font.getbbox(text))
     strip = Image.new("RGBA", (right - left + 2, bottom - top + 2), (255, 255, 255, 0))
     ImageDraw.Draw(strip).text((-left + 1, -top + 1), text, fill="black", font=font)
@@ -56,6 +60,8 @@ def _vertical_text(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 def confusion_matrix_png(path: Path, cm: np.ndarray, names: Sequence[str]) -> Path:
     """Heat map of ``cm`` (rows: ground truth, columns: prediction), row-normalised colours."""
+    from PIL import Image, ImageDraw, ImageFont
+
     k = len(names)
     cell = max(1, min(48, _MAX_PICTURE // max(k, 1)))
     labelled = k <= _LABELLED_UP_TO

@@ -11,11 +11,13 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 from autoscorer.errors import Conflict, InvalidParameter, ScorerNotFound
 from autoscorer.scorers.base import Scorer
+from autoscorer.scorers.builtin import MODULES as BUILTIN_MODULES
 
 S = TypeVar("S", bound=type[Scorer])
 ENTRY_POINT_GROUP = "autoscorer.scorers"
@@ -176,7 +178,13 @@ def collecting(fn: Callable[[], Any]) -> list[type[Scorer]]:
 
 
 def get_scorer(name: str) -> type[Scorer]:
-    """The default registry's scorer ``name``, loading built-ins on first use."""
+    """The default registry's scorer ``name``, loading built-ins on first use.
+
+    A built-in name imports only its own module (start-up of a one-workspace CLI run);
+    any other name loads every built-in and the entry points first, as before."""
+    if not _builtins_loaded and name in BUILTIN_MODULES:
+        import_module(f"{__package__}.builtin.{BUILTIN_MODULES[name]}")
+        return registry.get(name)
     ensure_builtins()
     return registry.get(name)
 
@@ -188,8 +196,8 @@ def ensure_builtins() -> Registry:
     """Import the built-in scorers (and entry points) into the default registry once."""
     global _builtins_loaded
     if not _builtins_loaded:
-        import autoscorer.scorers.builtin  # noqa: F401  (registers on import)
-
+        for module in sorted(set(BUILTIN_MODULES.values())):
+            import_module(f"{__package__}.builtin.{module}")  # registers on import
         _builtins_loaded = True
         registry.load_entry_points()
     return registry

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from autoscorer.errors import DuplicateId, MissingId, UnknownId
-from autoscorer.workspace.tabular import CsvTable, row_error
+from autoscorer.workspace import arrowfn
+from autoscorer.workspace.tabular import CsvTable, chunk_numpy, flat_numpy, row_error
 
 IdAt = Callable[[int], object]
 
@@ -31,7 +31,7 @@ def align_ids(gt: CsvTable, pred: CsvTable, column: str = "id") -> np.ndarray | 
     if len(g) == len(p) and g.equals(p) and _increasing(g):
         return None
     if pa.types.is_integer(g.type):
-        g_np, p_np = g.to_numpy(), p.to_numpy()
+        g_np, p_np = flat_numpy(g), flat_numpy(p)
         gt_row = _int_lookup(g_np, p_np, gt.name)
         return _checked(gt_row, gt, pred, _getter(p_np), _getter(g_np))
     return _checked(_hash_lookup(g, p, gt.name), gt, pred, _getter(p), _getter(g))
@@ -68,10 +68,10 @@ def _comparable(
 def _increasing(ids: pa.ChunkedArray) -> bool:
     """Strictly increasing (hence unique), checked on the pyarrow buffers without copies."""
     if not pa.types.is_integer(ids.type):
-        return len(ids) < 2 or bool(pc.all(pc.less(ids[:-1], ids[1:])).as_py())
+        return len(ids) < 2 or bool(arrowfn.all_true(arrowfn.less(ids[:-1], ids[1:])).as_py())
     last = None
     for chunk in ids.chunks:
-        a = chunk.to_numpy()
+        a = chunk_numpy(chunk)
         if len(a) and (not bool(np.all(a[1:] > a[:-1])) or (last is not None and a[0] <= last)):
             return False
         last = a[-1] if len(a) else last
@@ -114,8 +114,8 @@ def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str) -> np.ndarray:
 
 def _hash_lookup(g: pa.ChunkedArray, p: pa.ChunkedArray, gt_name: str) -> np.ndarray:
     """For each prediction row, its ground-truth row (-1 when unknown); any id type."""
-    encoded = pc.dictionary_encode(pa.chunked_array(list(g.chunks) + list(p.chunks), g.type))
-    codes = pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()).to_numpy()
+    encoded = arrowfn.dictionary_encode(pa.chunked_array(list(g.chunks) + list(p.chunks), g.type))
+    codes = flat_numpy(pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()))
     n = len(g)
     # codes are handed out in order of first appearance: unique gt ids get 0..n-1
     wrong = np.flatnonzero(codes[:n] != np.arange(n))

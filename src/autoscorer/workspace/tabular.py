@@ -22,7 +22,6 @@ from typing import Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from autoscorer.errors import (
@@ -34,6 +33,8 @@ from autoscorer.errors import (
     ParseError,
 )
 from autoscorer.workspace import safeio
+from autoscorer.workspace.arrowfn import POOL, binary_length
+from autoscorer.workspace.arrowfn import minimum as min_
 from autoscorer.workspace.files import check_file, display_name
 from autoscorer.workspace.tabular_errors import (
     locate_bad_number,
@@ -85,8 +86,8 @@ class CsvTable:
         """A ``number`` column as float64 (already checked: no gaps, finite)."""
         arr = self.columns[column]
         if arr.num_chunks != 1:  # one copy, then the column is a zero-copy view of it
-            self.columns[column] = arr = pa.chunked_array([pa.array(arr.to_numpy())])
-        return np.asarray(arr.chunk(0).to_numpy(), dtype=np.float64)
+            self.columns[column] = arr = pa.chunked_array([pa.array(flat_numpy(arr))])
+        return np.asarray(chunk_numpy(arr.chunk(0)), dtype=np.float64)
 
     def reread_text(self, column: str) -> pa.ChunkedArray:
         """``column`` parsed again as text (e.g. ids that were read as integers)."""
@@ -247,7 +248,7 @@ def _arrow_read(
     )
     try:
         with safeio.open_file(table.path) as fh:
-            arrow = pcsv.read_csv(fh, read_options=read, convert_options=convert)
+            arrow = pcsv.read_csv(fh, read_options=read, convert_options=convert, memory_pool=POOL)
     except pa.ArrowInvalid as exc:
         raise _translate(table, str(exc), int_names) from exc
     except UnicodeDecodeError as exc:
@@ -278,6 +279,8 @@ def _check_values(table: CsvTable, col: Column) -> None:
     """No empty ids/labels, no missing or non-finite numbers."""
     arr = table.columns[col.name]
     if arr.null_count:
+        import pyarrow.compute as pc
+
         row = pc.index(pc.is_null(arr), True).as_py()
         what = "value is missing" if col.kind == "number" else f"{col.kind} is empty"
         raise row_error(InvalidValue, table.name, row, what, column=col.name)
@@ -288,8 +291,61 @@ def _check_values(table: CsvTable, col: Column) -> None:
             row = int(np.argmin(finite))
             text = f"{values[row]} is not allowed (values must be finite numbers)"
             raise row_error(InvalidValue, table.name, row, text, column=col.name)
-    elif pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type):
+    elif (pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type)) and _may_be_empty(arr):
+        import pyarrow.compute as pc
+
         empty = pc.equal(arr, "")
         if pc.any(empty).as_py():
             row = pc.index(empty, True).as_py()
             raise row_error(InvalidValue, table.name, row, f"{col.kind} is empty", column=col.name)
+
+
+def flat_numpy(arr: pa.ChunkedArray) -> np.ndarray:
+    """``arr.to_numpy()`` without pandas: pyarrow's ChunkedArray conversion goes through
+    its pandas layer, and importing pandas costs ~0.3 s of a small run's start-up."""
+    chunks = [chunk_numpy(c) for c in arr.chunks]
+    if len(chunks) == 1:
+        return chunks[0]
+    return np.concatenate(chunks) if chunks else arr.combine_chunks().to_numpy()
+
+
+_NUMPY_TYPES = {
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
+    "float": np.float32,
+    "double": np.float64,
+}
+
+
+def chunk_numpy(chunk: pa.Array) -> np.ndarray:
+    """A read-only numpy view of a numeric chunk without nulls (else a converted copy).
+
+    Not ``chunk.to_numpy()``: pyarrow's conversion imports pandas (~0.3 s) on first use."""
+    dtype = _NUMPY_TYPES.get(str(chunk.type))
+    if dtype is None or chunk.null_count:
+        return chunk.to_numpy(zero_copy_only=False)
+    size = np.dtype(dtype).itemsize
+    return np.frombuffer(chunk.buffers()[1], dtype, count=len(chunk), offset=chunk.offset * size)
+
+
+def take_rows(arr: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
+    """``arr.take(rows)`` with the row numbers handed over as an Arrow buffer (pyarrow's
+    conversion of a numpy argument imports pandas)."""
+    idx = np.ascontiguousarray(rows, dtype=np.int64)
+    return arr.take(pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)]))
+
+
+def _may_be_empty(arr: pa.ChunkedArray) -> bool:
+    """Whether an empty string may occur, without comparing to a Python ``""`` (pyarrow
+    converts that scalar through pandas, which costs ~0.3 s of start-up to import)."""
+    if pa.types.is_dictionary(arr.type):  # every used value is in a chunk's dictionary
+        lengths = [min_(binary_length(c.dictionary)).as_py() for c in arr.chunks]
+    else:
+        lengths = [min_(binary_length(arr)).as_py()]
+    return any(n == 0 for n in lengths)

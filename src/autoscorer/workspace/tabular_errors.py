@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from autoscorer.errors import EncodingError, InvalidValue, ParseError
 from autoscorer.workspace import safeio
@@ -71,6 +70,8 @@ def _line_of(path: Path, offset: int) -> int:
 
 def locate_bad_number(table: CsvTable, column: str) -> InvalidValue:
     """The first value of ``column`` that is not a number, as an InvalidValue."""
+    import pyarrow.compute as pc  # error path only (a slow import, see workspace.arrowfn)
+
     from autoscorer.workspace.tabular import row_error
 
     text = pc.utf8_trim_whitespace(table.reread_text(column).combine_chunks())
@@ -86,6 +87,8 @@ def locate_bad_number(table: CsvTable, column: str) -> InvalidValue:
 
 
 def _parses(arr: pa.Array, typ: pa.DataType) -> bool:
+    import pyarrow.compute as pc
+
     try:
         pc.cast(arr, typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

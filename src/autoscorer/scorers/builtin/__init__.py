@@ -1,5 +1,12 @@
-"""Built-in scorers; importing this package registers them."""
+"""Built-in scorers. Each module registers its scorers when imported;
+:func:`autoscorer.scorers.registry.ensure_builtins` imports them all, and
+:func:`~autoscorer.scorers.registry.get_scorer` only the one a built-in name needs
+(``MODULES``), so scoring a classification workspace never loads PIL or the COCO code."""
 
-from autoscorer.scorers.builtin import classification, detection, regression, segmentation
-
-__all__ = ["classification", "detection", "regression", "segmentation"]
+MODULES = {
+    "classification_f1": "classification",
+    "classification_accuracy": "classification",
+    "detection_map": "detection",
+    "regression_rmse": "regression",
+    "segmentation_miou": "segmentation",
+}

@@ -307,26 +307,3 @@ def check_class_range(
         field=name,
         details={"file": name, "image_id": image.id, "row": row, "column": col, "value": value},
     )
-
-
-def load_image_pair(
-    ctx: ScoringContext,
-    image: ImageSpec,
-    pred_file: str | None,
-    num_classes: int,
-    ignore_index: int | None,
-) -> tuple[NDArray[Any], NDArray[Any] | None]:
-    """Ground-truth and predicted mask of one image, both range-checked.
-
-    Pixels whose ground truth is ``ignore_index`` are not scored, so neither
-    mask is checked there (a prediction may copy the void label).
-    """
-    gt_base, pred_base = ctx.gt_path.parent, ctx.pred_path.parent
-    gt = read_mask(gt_base, image.mask_file, image, "gt", ctx)
-    counted = None if ignore_index is None else gt != ignore_index
-    check_class_range(gt, mask_name(gt_base, image.mask_file), image, num_classes, counted)
-    if pred_file is None:
-        return gt, None
-    pred = read_mask(pred_base, pred_file, image, "pred", ctx)
-    check_class_range(pred, mask_name(pred_base, pred_file), image, num_classes, counted)
-    return gt, pred

@@ -18,6 +18,7 @@ from autoscorer.scorers.builtin.tabular_common import SAMPLE_WEIGHT, json_safe
 from autoscorer.scorers.functional import classification as F
 from autoscorer.scorers.ranking import DEFAULT_THRESHOLDS
 from autoscorer.scorers.registry import register_scorer
+from autoscorer.workspace.tabular import take_rows
 
 INLINE_MATRIX_UP_TO = 100  # classes; bigger confusion matrices go only to the artifact
 
@@ -208,7 +209,7 @@ class ClassificationF1(_ClassificationScorer):
 
     def _error_cases(self, ctx: ScoringContext, data: ClassificationData) -> Any:
         wrong = np.flatnonzero(data.y_true != data.y_pred)[: self.params["max_error_cases"]]
-        ids = data.ids.take(wrong).to_pylist()
+        ids = take_rows(data.ids, wrong).to_pylist()
         names = data.space.names
         rows = (
             (i, names[t], names[p])

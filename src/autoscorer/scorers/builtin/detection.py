@@ -23,6 +23,7 @@ from autoscorer.scorers.builtin._detection_data import (
     load_detections,
     load_ground_truth,
 )
+from autoscorer.scorers.builtin._detection_fast import fast_detections
 from autoscorer.scorers.builtin._detection_report import (
     category_keys,
     coco_params,
@@ -113,7 +114,8 @@ class DetectionMAP(Scorer):
         started = time.perf_counter()
         params = coco_params(self.params)
         gt = load_ground_truth(ctx.gt_path, ctx.max_file_bytes, ctx.encoding)
-        dt = load_detections(ctx.pred_path, ctx.max_file_bytes, ctx.encoding, gt)
+        args = (ctx.pred_path, ctx.max_file_bytes, ctx.encoding, gt)
+        dt = fast_detections(*args) or load_detections(*args)  # fast: None if anything is odd
         loading = time.perf_counter() - started
         ev = evaluate_bbox(gt.boxes, dt, params)
         if ev.precision[0, 0, :, list(params.area_ranges).index("all")].max(initial=-1) < 0:

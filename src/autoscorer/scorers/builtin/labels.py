@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from autoscorer.errors import InvalidParameter
+from autoscorer.workspace import arrowfn
+from autoscorer.workspace.tabular import chunk_numpy, flat_numpy
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _DIRECT_SPAN = 1 << 12
@@ -50,13 +51,13 @@ def local_codes(col: pa.ChunkedArray) -> LocalCodes:
     if pa.types.is_dictionary(col.type):
         col = col.unify_dictionaries()
         texts = col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
-        return LocalCodes([c.indices.to_numpy() for c in col.chunks], texts)
-    bounds = pc.min_max(col).as_py()
+        return LocalCodes([chunk_numpy(c.indices) for c in col.chunks], texts)
+    bounds = arrowfn.min_max(col).as_py()
     lo, hi = int(bounds["min"]), int(bounds["max"])
     if hi - lo < _DIRECT_SPAN:  # small label values, e.g. 0..99: value - lo is the code
         texts = [str(lo + i) for i in range(hi - lo + 1)]
-        return LocalCodes([c.to_numpy() for c in col.chunks], texts, lo)
-    arr = col.to_numpy()
+        return LocalCodes([chunk_numpy(c) for c in col.chunks], texts, lo)
+    arr = flat_numpy(col)
     if hi - lo < _DENSE_SPAN:
         present = np.flatnonzero(np.bincount(arr - lo))
         lut = np.zeros(hi - lo + 1, dtype=np.int32)

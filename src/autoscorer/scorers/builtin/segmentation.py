@@ -1,8 +1,9 @@
 """Built-in semantic segmentation scorer ``segmentation_miou``.
 
 Reads ``input/gt.json`` (images + categories) and ``output/pred.json``
-(``[{image_id, mask_file}]``), streams the PNG masks one image at a time and
-hands them to :mod:`autoscorer.scorers.functional.segmentation`.
+(``[{image_id, mask_file}]``), reads the PNG masks on a few threads (one image per
+thread at a time, see ``_segmentation_counts``) and sums their confusion matrices with
+:mod:`autoscorer.scorers.functional.segmentation`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any, ClassVar
 
 from autoscorer.errors import InvalidParameter, InvalidValue
 from autoscorer.scorers.base import Param, ScoreOutput, Scorer, ScoringContext
+from autoscorer.scorers.builtin._segmentation_counts import count_images
 from autoscorer.scorers.builtin._segmentation_data import (
     GroundTruth,
     gt_mask_paths,
     load_ground_truth,
-    load_image_pair,
     load_predictions,
 )
 from autoscorer.scorers.functional.segmentation import (
@@ -168,14 +169,12 @@ class SegmentationMIoU(Scorer):
         ignore = self.params["ignore_index"]
         acc = ConfusionAccumulator(k, ignore, excluded_classes(k, ignore))
         loading = time.perf_counter() - started
-        for image in gt.images.values():
-            t0 = time.perf_counter()
-            gt_mask, pred_mask = load_image_pair(ctx, image, preds.get(image.id), k, ignore)
-            loading += time.perf_counter() - t0
-            if pred_mask is None:
-                acc.add_missing(gt_mask)
+        for counts in count_images(ctx, gt.images.values(), preds, k, ignore):
+            loading += counts.seconds  # summed over the reading threads
+            if counts.confusion is None:
+                acc.add_missed(counts.missed)  # type: ignore[arg-type]
             else:
-                acc.add(gt_mask, pred_mask)
+                acc.add_counts(counts.confusion)
         return self._output(ctx, gt, acc, loading, empty=not preds)
 
     def _output(

@@ -176,7 +176,10 @@ class ConfusionAccumulator:
 
     def add(self, gt: NDArray[np.integer], pred: NDArray[np.integer]) -> SegmentationMetrics:
         """Count one image; returns that image's own metrics."""
-        cm = confusion_matrix(gt, pred, self.num_classes, self.ignore_index)
+        return self.add_counts(confusion_matrix(gt, pred, self.num_classes, self.ignore_index))
+
+    def add_counts(self, cm: IntArray) -> SegmentationMetrics:
+        """Count one image given its confusion matrix (as :func:`confusion_matrix` makes it)."""
         self.total += cm
         image = metrics_from_confusion(cm, self.excluded)
         self.images.append(image)
@@ -188,9 +191,13 @@ class ConfusionAccumulator:
         if self.ignore_index is not None:
             gt_flat = gt_flat[gt_flat != self.ignore_index]
         missed = np.bincount(gt_flat.astype(np.intp), minlength=self.num_classes)
+        return self.add_missed(missed.astype(np.int64))
+
+    def add_missed(self, missed: IntArray) -> SegmentationMetrics:
+        """Count an image without prediction given its counted gt pixels per class."""
         self.missed += missed
         empty = np.zeros_like(self.total)
-        image = metrics_from_confusion(empty, self.excluded, missed.astype(np.int64))
+        image = metrics_from_confusion(empty, self.excluded, missed)
         self.images.append(image)
         return image
 

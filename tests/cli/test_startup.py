@@ -1,0 +1,106 @@
+"""Start-up budget of the ``autoscorer`` command and scoring many workspaces at once.
+
+Course staff call the CLI in loops over hundreds of folders, so a fresh process must not
+import what the command does not use. ``python -X importtime`` lists every module a run
+imported; the heavy libraries below must stay out of the lists that do not need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autoscorer.pipeline.batch import score_many
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+HEAVY = {"numpy", "pyarrow", "pandas", "docker", "requests", "fastapi", "sqlalchemy", "httpx"}
+HEAVY |= {"pydantic", "rich", "PIL", "celery", "uvicorn", "markdown_it"}
+
+
+def imported(*args: str, full: bool = False) -> set[str]:
+    """Top-level packages (``full``: all modules) a fresh ``python -m autoscorer.cli.main
+    ARGS`` imports."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "autoscorer.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "100"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            names.add(name if full else name.split(".")[0])
+    assert "autoscorer" in {n.split(".")[0] for n in names}  # the trace is of our command
+    return names
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
+    assert imported(*args) & HEAVY == set()
+
+
+def test_a_command_help_imports_nothing_heavy_but_typer_s_own_pydantic() -> None:
+    # typer converts a command's parameters with pydantic as soon as a command is chosen
+    assert imported("score", "--help") & HEAVY == {"pydantic"}
+
+
+def test_scoring_a_classification_workspace_imports_only_what_it_uses(tmp_path: Path) -> None:
+    ws = shutil.copytree(EXAMPLES / "classification", tmp_path / "ws")
+    modules = imported("score", "--json", "--no-artifacts", str(ws), full=True)
+    names = {m.split(".")[0] for m in modules}
+    assert {"numpy", "pyarrow", "pydantic"} <= names  # the scorer's real work
+    # its ~300 generated kernel wrappers cost ~70 ms; the valid-data path calls kernels directly
+    assert "pyarrow.compute" not in modules
+    # not pandas (pyarrow pulls it in when handed Python or numpy values), nor the
+    # other scorers' libraries, nor anything of the server, the SDK or the executors
+    assert names & {"pandas", "PIL", "docker", "fastapi", "sqlalchemy", "httpx", "rich"} == set()
+    assert json.loads((ws / "output" / "result.json").read_text())["summary"]["score"] > 0
+    # the text summary into a pipe (a script's loop) is printed without rich too
+    assert "rich" not in imported("score", "--no-artifacts", str(ws))
+
+
+def _comparable(doc: dict) -> dict:
+    """A result without what differs between any two runs (clock readings)."""
+    doc = json.loads(json.dumps(doc))
+    doc.pop("timing")
+    doc["versioning"].pop("timestamp")
+    return doc
+
+
+def test_a_process_pool_gives_the_results_of_one_at_a_time(tmp_path: Path) -> None:
+    sources = ["classification", "regression", "detection", "segmentation"]
+    workspaces = []
+    for i in range(12):
+        ws = shutil.copytree(EXAMPLES / sources[i % 4], tmp_path / f"ws{i:02d}")
+        workspaces.append(str(ws))
+    broken = tmp_path / "broken"
+    shutil.copytree(EXAMPLES / "classification", broken)
+    (broken / "output" / "pred.csv").write_text("id,label\n1,cat\n1,cat\n")
+    workspaces.insert(5, str(broken))
+
+    serial = list(score_many(workspaces, jobs=1))
+    files = {
+        ws: json.loads((Path(ws) / "output" / "result.json").read_text())
+        for ws in workspaces
+        if ws != str(broken)
+    }
+    pooled = list(score_many(workspaces, jobs=2))
+
+    assert [s.workspace for s in pooled] == workspaces  # order kept
+    assert not pooled[5].ok and pooled[5].error == serial[5].error
+    assert pooled[5].error is not None and pooled[5].error["code"] == "UNKNOWN_ID"
+    for one, many in zip(serial, pooled, strict=True):
+        if one.ok:
+            assert many.result is not None and one.result is not None
+            assert _comparable(many.result) == _comparable(one.result)
+            written = json.loads((Path(many.workspace) / "output" / "result.json").read_text())
+            assert _comparable(written) == _comparable(files[many.workspace])
