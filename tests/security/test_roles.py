@@ -317,7 +317,7 @@ REFUSED_FOR_SUBMITTERS = [
     ({"resources": {"cpu": 4}}, "config.resources.cpu"),
     ({"resources": {"pids": 100_000}}, "config.resources.pids"),
     ({"resources": {"gpus": 1}}, "config.resources.gpus"),
-    ({"resources": {"disk": "1Gi"}}, "config.resources.disk"),  # meta sets no disk
+    ({"resources": {"disk": "2Gi"}}, "config.resources.disk"),  # default_disk is 1Gi
 ]
 
 
@@ -343,7 +343,10 @@ def test_stricter_limits_for_a_submitter_anything_for_an_admin(
     server: Server, clients: dict[str | None, httpx.Client]
 ) -> None:
     ws = write_ws(server.root, f"strict-{uuid.uuid4().hex[:6]}", released=True)
-    stricter = {"time_limit": 50, "resources": {"cpu": 0.5, "memory": "1Gi", "pids": 64}}
+    stricter = {
+        "time_limit": 50,
+        "resources": {"cpu": 0.5, "memory": "1Gi", "pids": 64, "disk": "512Mi"},
+    }
     job_id = submitted(clients["alice"], ws, config=stricter)
     same = {"time_limit": 100, "resources": {"memory": "2Gi", "gpus": 0}}
     submitted(clients["alice"], ws, config=same)
