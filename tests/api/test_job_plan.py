@@ -31,7 +31,7 @@ def test_the_request_config_reaches_the_scorer_and_the_job_id_the_result(live, r
         "workspace_path": str(ws),
         "config": {"scorer_params": {"labels": ["cat", "dog", "bird"], "zero_division": 0}},
     }
-    tuned = _submit(http, body, role="admin")  # scorer_params are the host's: admin only
+    tuned = _submit(http, body, role="admin")  # scorer_params: an admin's override
     assert tuned["status"] == "completed", tuned
     # macro F1 over three labels, "bird" never seen: (0.9 + 0.9 + 0) / 3
     assert tuned["result"]["summary"]["score"] == pytest.approx(0.6, abs=1e-12)

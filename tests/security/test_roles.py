@@ -230,14 +230,25 @@ def test_lists_show_a_submitter_only_its_own_jobs(
     assert bob_page["total"] == len(ids_listed(clients["bob"]))
 
 
-def test_batch_status_refuses_any_job_of_another_key(
+def unseen(entry: dict[str, Any], job_id: str) -> None:
+    """A batch entry for ``job_id`` that reads exactly like one for an unknown id."""
+    assert entry["job_id"] == job_id and set(entry) <= {"job_id", "status", "error"}, entry
+    assert entry.get("status", "not_found") == "not_found"
+    error = entry["error"]
+    assert error["code"] == "RESOURCE_NOT_FOUND" and error["message"] == f"job {job_id} not found"
+
+
+def test_batch_status_shows_another_keys_job_as_not_found(
     clients: dict[str | None, httpx.Client], running: dict[str, str]
 ) -> None:
     bob, a, b = clients["bob"], running["alice"], running["bob"]
-    ok = bob.post(f"{API}/batch/status", json={"job_ids": [b]})
-    assert ok.status_code == 200 and [j["job_id"] for j in ok.json()["data"]["jobs"]] == [b]
-    not_found(bob.post(f"{API}/batch/status", json={"job_ids": [a]}), a)
-    not_found(bob.post(f"{API}/batch/status", json={"job_ids": [b, a]}), a)
+    resp = bob.post(f"{API}/batch/status", json={"job_ids": [b, a, "job-never-made"]})
+    assert resp.status_code == 200, resp.text
+    mine, theirs, unknown = resp.json()["data"]["jobs"]
+    assert (mine["job_id"], mine["status"], mine["owner"]) == (b, "running", "bob")
+    unseen(theirs, a)
+    unseen(unknown, "job-never-made")
+    assert resp.json()["data"]["summary"]["not_found"] == 2
 
 
 def test_cancels_of_another_keys_job_change_nothing(
@@ -245,18 +256,22 @@ def test_cancels_of_another_keys_job_change_nothing(
 ) -> None:
     admin, bob, a, b = clients["admin"], clients["bob"], running["alice"], running["bob"]
     not_found(bob.delete(f"{API}/{a}"), a)
-    # a batch holding one job of another key cancels none of them, its own included
-    not_found(bob.request("DELETE", f"{API}/batch", json={"job_ids": [b, a]}), a)
     assert code_of(clients["reader"].delete(f"{API}/{a}")) == "FORBIDDEN"
     body = {"job_ids": [a, b]}
     assert code_of(clients["reader"].request("DELETE", f"{API}/batch", json=body)) == "FORBIDDEN"
     time.sleep(0.3)
     assert status(admin, a) == "running" and status(admin, b) == "running"
+    # a batch with its own job and another key's: its own is cancelled, the other is unseen
+    resp = bob.request("DELETE", f"{API}/batch", json={"job_ids": [b, a]})
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert [j["job_id"] for j in data["cancelled_jobs"]] == [b] and data["total_cancelled"] == 1
+    [failed] = data["failed_cancellations"]
+    unseen(failed, a)
+    time.sleep(0.3)
+    assert status(admin, a) == "running" and status(admin, b) == "cancelled"
     logs = admin.get(f"{API}/{a}/logs").json()["data"]["logs"]
     assert not any("cancel" in entry["message"].lower() for entry in logs)
-    # the owner and an admin may cancel
-    mine = bob.request("DELETE", f"{API}/batch", json={"job_ids": [b]})
-    assert mine.status_code == 200 and mine.json()["data"]["total_cancelled"] == 1
     assert admin.delete(f"{API}/{a}").json()["data"]["status"] == "cancelled"
 
 
@@ -298,7 +313,9 @@ def test_batch_submit_records_the_owner_of_every_item(
     ids = [j["job_id"] for j in resp.json()["data"]["jobs"]]
     assert set(ids) <= ids_listed(clients["bob"])
     assert not set(ids) & ids_listed(clients["alice"])
-    not_found(clients["alice"].post(f"{API}/batch/status", json={"job_ids": ids}), ids[0])
+    seen = clients["alice"].post(f"{API}/batch/status", json={"job_ids": ids})
+    for entry, job_id in zip(seen.json()["data"]["jobs"], ids, strict=True):
+        unseen(entry, job_id)
     for job_id in ids:
         assert clients["admin"].get(f"{API}/{job_id}/status").json()["data"]["owner"] == "bob"
     assert code_of(clients["reader"].post(f"{API}/batch", json={"jobs": items})) == "FORBIDDEN"
@@ -317,7 +334,7 @@ REFUSED_FOR_SUBMITTERS = [
     ({"resources": {"cpu": 4}}, "config.resources.cpu"),
     ({"resources": {"pids": 100_000}}, "config.resources.pids"),
     ({"resources": {"gpus": 1}}, "config.resources.gpus"),
-    ({"resources": {"disk": "1Gi"}}, "config.resources.disk"),  # meta sets no disk
+    ({"resources": {"disk": "2Gi"}}, "config.resources.disk"),  # default_disk is 1Gi
 ]
 
 
@@ -343,7 +360,10 @@ def test_stricter_limits_for_a_submitter_anything_for_an_admin(
     server: Server, clients: dict[str | None, httpx.Client]
 ) -> None:
     ws = write_ws(server.root, f"strict-{uuid.uuid4().hex[:6]}", released=True)
-    stricter = {"time_limit": 50, "resources": {"cpu": 0.5, "memory": "1Gi", "pids": 64}}
+    stricter = {
+        "time_limit": 50,
+        "resources": {"cpu": 0.5, "memory": "1Gi", "pids": 64, "disk": "512Mi"},
+    }
     job_id = submitted(clients["alice"], ws, config=stricter)
     same = {"time_limit": 100, "resources": {"memory": "2Gi", "gpus": 0}}
     submitted(clients["alice"], ws, config=same)

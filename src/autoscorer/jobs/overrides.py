@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from autoscorer.errors import Forbidden, InvalidParameter
+from autoscorer.executors.spec import default_disk
 from autoscorer.workspace.models import Meta, parse_memory
 
 CONFIG_KEYS = frozenset(
@@ -77,10 +78,8 @@ def _check_resources(resources: Mapping[str, Any], meta: Meta) -> None:
         field = f"config.resources.{key}"
         if key == "memory":
             _stricter(field, value, limits.memory, parse_memory)
-        elif key == "disk":
-            if limits.disk is None:
-                raise _needs_admin(field, "meta.json sets no disk limit to compare it with")
-            _stricter(field, value, limits.disk, parse_memory)
+        elif key == "disk":  # without resources.disk the quota is the default_disk setting
+            _stricter(field, value, limits.disk or default_disk(), parse_memory)
         else:
             _stricter(field, value, getattr(limits, key), float)
 
