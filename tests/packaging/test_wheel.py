@@ -48,13 +48,8 @@ def test_the_wheel_metadata_carries_the_version_and_extras(artifacts: Artifacts)
     meta = Parser().parsestr(wheel.read(f"autoscorer-{VERSION}.dist-info/METADATA").decode())
     assert meta["Name"] == "autoscorer" and meta["Version"] == VERSION
     assert meta["License-Expression"] == "Apache-2.0"
-    assert set(meta.get_all("Provides-Extra") or []) >= {
-        "docker",
-        "k8s",
-        "celery",
-        "postgres",
-        "all",
-    }
+    extras = set(meta.get_all("Provides-Extra") or []) - {"dev"}  # dev: the test tools
+    assert extras == {*EXTRA_PROBES, "all"}  # a new extra needs its probe below
     entry_points = wheel.read(f"autoscorer-{VERSION}.dist-info/entry_points.txt").decode()
     assert "autoscorer = autoscorer.cli.main:main" in entry_points
 
@@ -133,6 +128,10 @@ EXTRA_PROBES = {
     "k8s": "import kubernetes, autoscorer.executors.kubernetes",
     "celery": "import celery, redis, autoscorer.jobs.queues.celery_app",
     "postgres": "import psycopg, sqlalchemy; sqlalchemy.create_engine('postgresql+psycopg://x@127.0.0.1/x')",
+    "ratelimit": (
+        "from limits.aio.storage import RedisStorage; "
+        "from limits.aio.strategies import MovingWindowRateLimiter; import autoscorer.api.ratelimit"
+    ),
 }
 
 
@@ -147,7 +146,7 @@ def _importable(venv: Venv, probe: str) -> bool:
 
 
 def test_each_extra_installs_and_brings_what_it_is_for(venv: Venv) -> None:
-    """Last in this module: installs [docker], [k8s], [celery], [postgres], then [all]."""
+    """Last in this module: installs each extra (EXTRA_PROBES) in turn, then [all]."""
     for extra, probe in EXTRA_PROBES.items():
         assert not _importable(venv, probe), f"{extra} already importable before its extra"
         venv.install(f"{venv.wheel}[{extra}]")
