@@ -21,6 +21,7 @@ import type {
   JobOutcome,
   JobRequest,
   JobResult,
+  JobState,
   JobStatus,
   JobSummary,
   LogEntry,
@@ -96,8 +97,19 @@ const SYNC_SUBMIT_TIMEOUT = 3_600_000;
 
 const seg = encodeURIComponent;
 
-function withResultFields(data: JobResult): JobResult {
-  return data.result ? { ...data.result, ...data } : data;
+/** What GET /jobs/{id}/result sends: `result` may lack a summary (a cancelled job's). */
+interface RawJobResult {
+  jobId: string;
+  status: JobState | string;
+  result?: Partial<ResultData> | null;
+  logs?: LogEntry[];
+}
+
+const NO_SUMMARY = { score: null, rank: null, pass: null, message: null };
+
+function withResultFields(data: RawJobResult): JobResult {
+  const result: ResultData = { summary: { ...NO_SUMMARY }, metrics: {}, ...data.result };
+  return { ...result, ...data, result };
 }
 
 export class AutoScorerClient {
@@ -176,7 +188,7 @@ export class AutoScorerClient {
   ): Promise<JobResult> {
     const query = { include_artifacts: options.includeArtifacts, include_logs: options.includeLogs };
     const path = `${API}/jobs/${seg(jobId)}/result`;
-    return withResultFields(await this.http.request<JobResult>({ method: 'GET', path, query }));
+    return withResultFields(await this.http.request<RawJobResult>({ method: 'GET', path, query }));
   }
 
   /** One page of a job's structured logs. */
@@ -239,8 +251,10 @@ export class AutoScorerClient {
     }
     const path = `${API}/jobs/${seg(jobId)}/result`;
     const env = await this.http.envelope({ method: 'GET', path }, options.signal, false);
-    const data = env.data ? withResultFields(camelize<JobResult>(env.data)) : null;
-    if (status.status === 'completed' && env.success) return { success: true, data, errors: [] };
+    const data = env.data ? withResultFields(camelize<RawJobResult>(env.data)) : null;
+    if (status.status === 'completed' && env.success && data) {
+      return { success: true, data, errors: [] };
+    }
     return { success: false, data, errors: failureOf(status, env.errors, data?.result) };
   }
 

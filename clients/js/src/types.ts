@@ -67,11 +67,16 @@ export interface JobStatus {
   [extra: string]: unknown;
 }
 
-/** The result data, with the fields of `result` (summary, metrics, ...) also at the top. */
-export interface JobResult extends Partial<ResultData> {
+/**
+ * A finished job's result data, with the fields of `result` (summary, metrics, ...) also
+ * at the top. `summary` and `metrics` are always there: a completed job's result has
+ * them (its score is `summary.score`); a job that ended without one (cancelled before it
+ * ran) reads `summary.score === null` and `metrics` `{}`, as in the Python SDK.
+ */
+export interface JobResult extends ResultData {
   jobId: string;
-  status: string;
-  result: ResultData | null;
+  status: JobState | string;
+  result: ResultData;
   logs?: LogEntry[];
 }
 
@@ -146,12 +151,10 @@ export interface BatchCancelled {
   totalCancelled: number;
 }
 
-/** What waitForCompletion resolves to: `success` only for a completed job. */
-export interface JobOutcome {
-  success: boolean;
-  data: JobResult | null;
-  errors: ErrorDetail[];
-}
+/** What waitForCompletion resolves to: `success` (with the result) only for a completed job. */
+export type JobOutcome =
+  | { success: true; data: JobResult; errors: ErrorDetail[] }
+  | { success: false; data: JobResult | null; errors: ErrorDetail[] };
 
 export interface ScorerInfo {
   name: string;

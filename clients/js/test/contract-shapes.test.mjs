@@ -37,6 +37,10 @@ const CASES = [
   ['getJobResult', (c) => c.getJobResult('j', { includeLogs: true }), 'GET', '/api/v1/jobs/j/result', { include_logs: 'true' }, null,
     { job_id: 'j', status: 'completed', result: RESULT, logs: [{ timestamp: 't', level: 'INFO', message: 'm' }] },
     (r) => r.summary.score === 0.85 && r.result.summary.pass === true && r.logs[0].message === 'm'],
+  ['getJobResult', (c) => c.getJobResult('k'), 'GET', '/api/v1/jobs/k/result', {}, null,
+    { job_id: 'k', status: 'cancelled', result: {} }, // a job cancelled before it ran has no result
+    (r) => r.status === 'cancelled' && r.summary.score === null && r.result.summary.score === null
+      && Object.keys(r.metrics).length === 0 && Object.keys(r.result.metrics).length === 0],
   ['getJobLogs', (c) => c.getJobLogs('j', { level: 'info', tail: 3 }), 'GET', '/api/v1/jobs/j/logs', { level: 'info', tail: '3' }, null,
     { job_id: 'j', logs: [], total_lines: 156, has_more: true }, (r) => r.totalLines === 156 && r.hasMore],
   ['cancelJob', (c) => c.cancelJob('j'), 'DELETE', '/api/v1/jobs/j', {}, null,
