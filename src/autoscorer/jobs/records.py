@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from autoscorer.jobs.models import JobLogRow
 
-STATES = ("submitted", "queued", "running", "completed", "failed", "cancelled")
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-ACTIVE = frozenset({"submitted", "queued", "running"})
+
+class JobStatus(StrEnum):
+    """A job's state; a member equals its string, as stored and as the API shows it."""
+
+    SUBMITTED = "submitted"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self.value in TERMINAL
+
+
+STATES = tuple(s.value for s in JobStatus)
+# terminal states, defined here only: no UPDATE moves a job out of them
+TERMINAL = frozenset(s.value for s in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED))
+ACTIVE = frozenset(s for s in STATES if s not in TERMINAL)
 
 
 def now() -> datetime:

@@ -10,9 +10,10 @@ import psutil
 
 from autoscorer import __version__
 from autoscorer.api.envelope import utc_now
+from autoscorer.jobs.records import ACTIVE, STATES
 from autoscorer.workspace.models import format_bytes
 
-ACTIVE_STATES = ("submitted", "queued", "running")
+ACTIVE_STATES = tuple(s for s in STATES if s in ACTIVE)  # in the contract's order
 
 
 def uptime(seconds: float) -> str:
