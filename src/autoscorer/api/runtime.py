@@ -13,7 +13,8 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 
 from autoscorer.api.ops.jobs import JobServicePort, load_service
-from autoscorer.executors import Executor, get_executor
+from autoscorer.executors import Executor
+from autoscorer.executors.factory import make_executor
 from autoscorer.scorers.loader import ScorerLoader, default_loader
 from autoscorer.scorers.registry import Registry, ensure_builtins
 from autoscorer.scorers.watcher import Watcher
@@ -66,17 +67,17 @@ class Runtime:
             return answer
 
     def _probe_all(self, settings: Settings) -> dict[str, dict[str, Any]]:
-        out = {"docker": self._probe("docker", {}), "local": self._probe("local", {})}
+        out = {"docker": self._probe("docker", settings), "local": self._probe("local", settings)}
         if settings.k8s_enabled or settings.executor == "kubernetes":
-            out["k8s"] = self._probe("kubernetes", {"namespace": settings.k8s_namespace})
+            out["k8s"] = self._probe("kubernetes", settings)
         else:
             out["k8s"] = {"status": "unavailable", "reason": "cluster not configured"}
         return out
 
-    def _probe(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
+    def _probe(self, name: str, settings: Settings) -> dict[str, Any]:
         try:
             if name not in self._probes:
-                self._probes[name] = get_executor(name, **config)
+                self._probes[name] = make_executor(name, settings)
             return self._probes[name].health()
         except Exception as exc:  # a probe must never fail the health answer
             return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}

@@ -110,9 +110,10 @@ def spinner(quiet: bool) -> Iterator[Callable[[str, float], None]]:
 
 
 def _make_executor(request: PipelineRequest, config: str | None) -> Executor:
-    from autoscorer.executors import get_executor
+    from autoscorer.executors.factory import make_executor
 
-    return get_executor(request.executor, **parse_json_option(config, "--executor-config"))
+    overrides = parse_json_option(config, "--executor-config")
+    return make_executor(request.executor, None, **overrides)
 
 
 def _dry_run(request: PipelineRequest, executor: Executor, scorer: str | None) -> None:

@@ -20,7 +20,9 @@ from autoscorer.errors import (
     JobTimeout,
     NoPredictions,
     OOMKilled,
+    WorkspaceInvalid,
 )
+from autoscorer.workspace import safeio
 from autoscorer.workspace.models import format_bytes
 
 if TYPE_CHECKING:
@@ -146,14 +148,16 @@ def remove_planted_links(spec: RunSpec) -> list[str]:
 
     ``output/artifacts`` as a link would make the scorer publish files wherever
     it points; ``result.json`` is replaced atomically so a link there is harmless
-    but still removed for clarity.
+    but still removed for clarity. The folder is opened without following links.
     """
     removed = []
-    for name in ("artifacts", "result.json"):
-        path = spec.workspace.output_dir / name
-        if path.is_symlink():
-            path.unlink()
-            removed.append(f"output/{name}")
+    try:
+        with safeio.open_dir(spec.workspace.root, "output") as fd:
+            for name in ("artifacts", "result.json"):
+                if safeio.unlink_if_link(fd, name):
+                    removed.append(f"output/{name}")
+    except (OSError, WorkspaceInvalid):
+        return removed  # no output/ (or a linked one): nothing is written there
     return removed
 
 
@@ -163,18 +167,23 @@ def find_prediction(
     """The pred file the run wrote (relative name), or a NO_PREDICTIONS error.
 
     A file older than the run start is a leftover, not this run's output; a
-    symbolic link is refused because the host-side scorer would follow it
-    (``not_copied``: what the disk quota's copy left out, links among them).
+    prediction that is a symbolic link is refused by the rule score-only mode
+    applies too (:func:`safeio.refuse_linked_prediction`), and so is one the disk
+    quota's copy left out (``not_copied``: links and other non-regular files).
     """
-    out = spec.workspace.output_dir
+    root = spec.workspace.root
     for name in spec.expected_outputs:
-        path = out / name
-        if path.is_symlink() or f"output/{name}" in not_copied:
+        if f"output/{name}" in not_copied:
             return None, NoPredictions(
                 f"output/{name} is a symbolic link (or not a regular file); write a regular file",
                 field=f"output/{name}",
                 details={"file": f"output/{name}"},
             )
+        try:
+            safeio.refuse_linked_prediction(root, f"output/{name}")
+        except AutoScorerError as exc:
+            return None, exc
+        path = root / "output" / name
         if path.is_file() and os.stat(path).st_mtime_ns >= int(since * 1e9) - _MTIME_SLACK_NS:
             return f"output/{name}", None
     wanted = " or ".join(f"output/{n}" for n in spec.expected_outputs)

@@ -16,6 +16,7 @@ import functools
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +25,7 @@ from autoscorer.errors import AutoScorerError, InvalidParameter, WorkspaceInvali
 from autoscorer.executors.base import SANDBOX_ROOT, Mount, RunSpec
 from autoscorer.scorers.base import Scorer
 from autoscorer.scorers.registry import get_scorer
+from autoscorer.workspace import safeio
 from autoscorer.workspace.ground_truth import ALWAYS_HIDDEN, InputPolicy, visible_entries
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta, parse_memory
@@ -134,11 +136,13 @@ def build_spec(
             "add container.image and container.cmd, or use 'autoscorer score'",
             field="meta.container",
         )
-    ws.output_dir.mkdir(parents=True, exist_ok=True)
-    ws.logs_dir.mkdir(parents=True, exist_ok=True)
+    ws.check_links()
+    for name in ("output", "logs"):
+        with safeio.open_dir(ws.root, name, create=True):
+            pass
     jid = safe_job_id(job_id or meta.job_id, ws)
     c = meta.container
-    return RunSpec(
+    spec = RunSpec(
         workspace=ws,
         job_id=jid,
         image=c.image,
@@ -163,6 +167,31 @@ def build_spec(
         keep=keep,
         labels=dict(labels or {}),
     )
+    check_mounts(spec)
+    return spec
+
+
+def check_mounts(spec: RunSpec) -> None:
+    """Every mount source is a real path inside the workspace, no link on the way.
+
+    Docker and bwrap resolve a bind mount's source on the host, so a linked
+    ``input/data`` (or ``output``) would mount whatever it names into the sandbox.
+    """
+    root = spec.workspace.root
+    safeio.check_top_level(root)
+    for mount in spec.mounts:
+        source = Path(os.path.abspath(mount.source))
+        if not source.is_relative_to(root):
+            continue  # chosen by AutoScorer itself, not workspace content
+        rel = source.relative_to(root).as_posix()
+        link = safeio.linked_part(root, rel) or (rel if os.path.islink(mount.source) else None)
+        if link is not None:
+            raise WorkspaceInvalid(
+                f"{link} is a symbolic link; a folder or file mounted into the sandbox "
+                "must be a real entry of the workspace",
+                field=link,
+                details={"entry": link, "reason": "symlink"},
+            )
 
 
 @functools.cache
@@ -219,16 +248,17 @@ def grant_writable(spec: RunSpec, user: str) -> None:
     Only needed, and only possible, when AutoScorer runs as root; a non-root
     caller runs the sandbox under its own ids.
     """
+    check_mounts(spec)  # again: this is the last moment before the sandbox starts
     ids = parse_user(user)
     if ids is None or os.geteuid() != 0 or ids[0] == 0:
         return
+    root = spec.workspace.root
     for mount in spec.mounts:
+        source = Path(os.path.abspath(mount.source))
         if mount.read_only:
             continue
-        _chown_shallow(mount.source, *ids)
-
-
-def _chown_shallow(directory: os.PathLike[str], uid: int, gid: int) -> None:
-    os.chown(directory, uid, gid, follow_symlinks=False)
-    for entry in os.scandir(directory):
-        os.chown(entry.path, uid, gid, follow_symlinks=False)
+        if source.is_relative_to(root):
+            parts = source.relative_to(root).parts
+            safeio.chown_entries(root, *parts, uid=ids[0], gid=ids[1])
+        else:  # AutoScorer's own folder (the disk quota's filesystem): nothing in it yet
+            os.chown(source, ids[0], ids[1], follow_symlinks=False)

@@ -21,7 +21,12 @@ def make_queue(settings: Settings, store: JobStore) -> JobQueue:
         from autoscorer.jobs.queues.celery_queue import CeleryQueue
 
         return CeleryQueue.from_settings(settings)
-    runner = JobRunner(store, new_worker_id("inprocess"), lease_seconds=settings.job_lease_seconds)
+    runner = JobRunner(
+        store,
+        new_worker_id("inprocess"),
+        lease_seconds=settings.job_lease_seconds,
+        settings=settings,
+    )
     return InProcessQueue(runner, concurrency=settings.queue_concurrency)
 
 

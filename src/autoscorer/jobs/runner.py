@@ -23,6 +23,7 @@ from autoscorer.jobs.records import now
 from autoscorer.jobs.store import JobStore
 from autoscorer.observability.context import bind_context
 from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
+from autoscorer.settings import Settings
 from autoscorer.workspace.models import Result
 
 log = logging.getLogger("autoscorer.jobs.runner")
@@ -42,8 +43,16 @@ def new_worker_id(kind: str = "worker") -> str:
 class JobRunner:
     """Runs jobs for one worker identity."""
 
-    def __init__(self, store: JobStore, worker_id: str, *, lease_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        worker_id: str,
+        *,
+        lease_seconds: float = 30.0,
+        settings: Settings | None = None,
+    ) -> None:
         self.store, self.worker_id, self.lease = store, worker_id, lease_seconds
+        self.settings = settings  # executors are built from it (None: the environment)
         self._tokens: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -109,7 +118,11 @@ class JobRunner:
         beat.start()
         try:
             return run_pipeline(
-                _request(job), on_progress=beat.progress, on_log=beat.log, cancel=beat.token
+                _request(job),
+                on_progress=beat.progress,
+                on_log=beat.log,
+                cancel=beat.token,
+                settings=self.settings,
             )
         finally:
             beat.stop()
@@ -213,4 +226,5 @@ def _request(job: dict[str, Any]) -> PipelineRequest:
         executor=job.get("executor") or "auto",
         overrides=config,
         job_id=job["job_id"],
+        pinned=True,
     )

@@ -13,17 +13,25 @@ Progress stages: validating, inference, scoring, finalizing, done.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoscorer.errors import AutoScorerError, Cancelled, ExecutionFailed, MissingParameter
+from autoscorer.errors import (
+    AutoScorerError,
+    Cancelled,
+    ExecutionFailed,
+    MissingParameter,
+    WorkspaceInvalid,
+)
 from autoscorer.executors import Executor, RunOutcome, RunSpec, apply_overrides, build_spec
 from autoscorer.pipeline.scoring import failure_result, score, write_result
 from autoscorer.scorers.base import Scorer
 from autoscorer.scorers.registry import get_scorer
+from autoscorer.settings import Settings
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta, Provenance, ResourceUsage, Result, format_bytes
 
@@ -66,6 +74,8 @@ class PipelineRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     write_artifacts: bool = True
+    # the path was resolved when the job was accepted: a link appearing on it since is refused
+    pinned: bool = False
 
 
 def _noop_progress(stage: str, value: float) -> None:
@@ -110,13 +120,15 @@ def inference_spec(
     )
 
 
-def _open_executor(request: PipelineRequest, executor: Executor | None) -> tuple[Executor, bool]:
+def _open_executor(
+    request: PipelineRequest, executor: Executor | None, settings: Settings | None = None
+) -> tuple[Executor, bool]:
     """The executor to use, and whether this call owns (and must close) it."""
     if executor is not None:
         return executor, False
-    from autoscorer.executors import get_executor
+    from autoscorer.executors.factory import make_executor
 
-    return get_executor(request.executor), True
+    return make_executor(request.executor, settings), True
 
 
 def run_inference(
@@ -127,11 +139,12 @@ def run_inference(
     on_log: LogFn | None = None,
     cancel: CancelToken | None = None,
     executor: Executor | None = None,
+    settings: Settings | None = None,
 ) -> RunOutcome:
     """Run only the inference step; failures are in ``outcome.error`` (bad config raises)."""
     progress = on_progress or _noop_progress
     spec = spec or inference_spec(request)
-    ex, owned = _open_executor(request, executor)
+    ex, owned = _open_executor(request, executor, settings)
     last = [0.0]
 
     def tick(elapsed: float) -> None:
@@ -176,8 +189,15 @@ def _decorate(result: Result, outcome: RunOutcome | None, started: float) -> Res
 class _Pipeline:
     """One call of :func:`run_pipeline`; holds what the failure result needs."""
 
-    def __init__(self, request: PipelineRequest, progress: ProgressFn, log: LogFn) -> None:
+    def __init__(
+        self,
+        request: PipelineRequest,
+        progress: ProgressFn,
+        log: LogFn,
+        settings: Settings | None = None,
+    ) -> None:
         self.request, self.progress, self.log = request, progress, log
+        self.settings = settings
         self.ws = Workspace.at(request.workspace)
         self.meta: Meta | None = None
         self.outcome: RunOutcome | None = None
@@ -185,6 +205,12 @@ class _Pipeline:
 
     def run(self, cancel: CancelToken | None, executor: Executor | None) -> Result:
         self.progress("validating", 0.05)
+        if self.request.pinned and str(self.ws.root) != os.path.abspath(self.request.workspace):
+            raise WorkspaceInvalid(
+                "the workspace path now leads through a symbolic link; it was resolved "
+                "when the job was accepted and may not change",
+                field="workspace_path",
+            )
         self.meta = apply_overrides(self.ws.load_meta(), self.request.overrides)
         cls = _scorer_class(self.meta, self.request.scorer)
         if self.meta.container is not None:
@@ -216,6 +242,7 @@ class _Pipeline:
             on_log=self.log,
             cancel=cancel,
             executor=executor,
+            settings=self.settings,
         )
         if self.outcome.error is not None:
             raise self.outcome.error
@@ -226,7 +253,10 @@ class _Pipeline:
         result = failure_result(exc, meta=self.meta, scorer=self.request.scorer)
         _decorate(result, self.outcome, self.started)
         if self.ws.root.is_dir():
-            write_result(self.ws, result)
+            try:
+                write_result(self.ws, result)
+            except (OSError, AutoScorerError) as exc:  # e.g. a linked output/: never written
+                self.log("WARNING", "pipeline", f"result.json not written: {exc}")
         return result
 
 
@@ -237,13 +267,15 @@ def run_pipeline(
     on_log: LogFn | None = None,
     cancel: CancelToken | None = None,
     executor: Executor | None = None,
+    settings: Settings | None = None,
 ) -> Result:
     """Run ``request`` to a terminal :class:`Result` (success or ``error`` set).
 
     ``executor`` lets the caller share one configured executor between jobs;
-    by default ``request.executor`` is built for this call and closed after it.
+    by default ``request.executor`` is built for this call from ``settings`` (default:
+    the environment) and closed after it.
     """
-    pipeline = _Pipeline(request, on_progress or _noop_progress, on_log or _noop_log)
+    pipeline = _Pipeline(request, on_progress or _noop_progress, on_log or _noop_log, settings)
     try:
         return pipeline.run(cancel, executor)
     except AutoScorerError as exc:

@@ -60,7 +60,10 @@ class _Worker:
                 store = JobStore(settings.database_url)
                 cls.uninstall = hooks.install(settings, store)
                 cls.runner = JobRunner(
-                    store, new_worker_id("celery"), lease_seconds=settings.job_lease_seconds
+                    store,
+                    new_worker_id("celery"),
+                    lease_seconds=settings.job_lease_seconds,
+                    settings=settings,
                 )
             return cls.runner
 

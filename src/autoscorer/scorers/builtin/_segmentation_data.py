@@ -24,6 +24,7 @@ from autoscorer.errors import (
     UnknownId,
 )
 from autoscorer.scorers.functional.segmentation import first_out_of_range
+from autoscorer.workspace import safeio
 from autoscorer.workspace.files import check_file, read_json
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ def _check_image(img: Image.Image, name: str, image: ImageSpec) -> None:
 
 def _open_mask(path: Path, name: str, image: ImageSpec) -> NDArray[Any]:
     try:
-        with Image.open(path) as img:
+        with safeio.open_file(path) as fh, Image.open(fh) as img:
             # size and mode are checked from the header, before any pixel is decoded
             _check_image(img, name, image)
             return np.asarray(img).astype(np.uint8) if img.mode == "1" else np.asarray(img)
@@ -277,7 +278,7 @@ def read_mask(
     file = GT_NAME if role == "gt" else PRED_NAME
     path = mask_path(base, relative, file, image)
     name = mask_name(base, relative)
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():  # a link is judged by check_file
         whose = "ground-truth" if role == "gt" else "predicted"
         raise MissingFile(
             f"{name} is missing: the {whose} mask of image {image.id!r} named in {file}",
