@@ -45,6 +45,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     "executor": {
         "type": "executor",
         "docker.runtime": "docker_runtime",
+        "docker.network_mode": "docker_network_mode",
+        "docker.cleanup": "docker_cleanup",
+        "docker.timeout": "docker_timeout",
         "k8s.enabled": "k8s_enabled",
         "k8s.namespace": "k8s_namespace",
         "k8s.pvc": "k8s_pvc",
@@ -190,6 +193,16 @@ class Settings(BaseSettings):
     docker_runtime: str | None = Field(
         None, description="OCI runtime of sandbox containers, e.g. runsc (gVisor); None: default"
     )
+    docker_network_mode: str | None = Field(
+        None,
+        description="Docker network of sandboxes whose network_policy is 'restricted' (one "
+        "with only the allowed egress); None: such jobs are refused. Otherwise sandboxes "
+        "run with network 'none' (or 'bridge' when meta.json asks for it)",
+    )
+    docker_cleanup: bool = Field(
+        True, description="Remove sandbox containers after the run; false keeps them all"
+    )
+    docker_timeout: int = Field(120, ge=1, description="Seconds for a Docker engine API call")
     k8s_enabled: bool = False
     k8s_namespace: str = "autoscorer"
     k8s_pvc: str = Field("autoscorer-workspaces", min_length=1)

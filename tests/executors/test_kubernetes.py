@@ -318,3 +318,29 @@ def test_output_writable_needs_the_worker_in_the_group(fake: FakeApiServer, tmp_
     shutil.rmtree(pvc)
     assert os.waitstatus_to_exitcode(status) == 0
     assert fake.cluster.jobs == {}
+
+
+def test_the_group_hand_over_never_follows_a_link(
+    k8s: KubernetesExecutor, fake: FakeApiServer, workspace: WsFactory, tmp_path: Path
+) -> None:
+    """Links left in output/ point outside: their targets keep their owner, group and mode."""
+    outside = tmp_path.parent / f"{tmp_path.name}-target"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("host data\n")
+    os.chmod(outside / "secret.txt", 0o600)
+    before = [
+        (p.stat().st_uid, p.stat().st_gid, p.stat().st_mode)
+        for p in (outside, outside / "secret.txt")
+    ]
+    root = workspace(python(SOLVE))
+    (root / "output" / "dir-link").symlink_to(outside)
+    (root / "output" / "file-link").symlink_to(outside / "secret.txt")
+    outcome = run(k8s, root)
+    assert outcome.error is None, outcome.error
+    after = [
+        (p.stat().st_uid, p.stat().st_gid, p.stat().st_mode)
+        for p in (outside, outside / "secret.txt")
+    ]
+    assert after == before
+    assert (outside / "secret.txt").read_text() == "host data\n"
+    shutil.rmtree(outside)

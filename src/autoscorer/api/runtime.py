@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
+from autoscorer.api.ops.broker import broker_component, probe_broker
 from autoscorer.api.ops.jobs import JobServicePort, load_service
 from autoscorer.executors import Executor
 from autoscorer.executors.factory import make_executor
@@ -37,11 +38,15 @@ class Runtime:
         self._probes: dict[str, Executor] = {}
         self._health: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._health_lock = asyncio.Lock()
+        self._broker: tuple[float, str, dict[str, str]] | None = None
 
     async def start(self, settings: Settings) -> None:
         self.started_at = time.time()
         if self.service is None:
-            self.service = await run_in_threadpool(load_service, settings)
+            try:
+                self.service = await run_in_threadpool(load_service, settings)
+            except Exception:  # the API still serves scorers and workspaces, /health says why
+                log.exception("the job service could not start; job endpoints answer 503")
 
     async def stop(self) -> None:
         await run_in_threadpool(self.watcher.stop_all)
@@ -82,10 +87,22 @@ class Runtime:
         except Exception as exc:  # a probe must never fail the health answer
             return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
 
+    async def broker_health(self, settings: Settings) -> dict[str, str]:
+        """``{"redis"|"rabbitmq": status}`` for the Celery broker; empty for the in-process
+        queue. Cached like the executor probes."""
+        if settings.queue != "celery":
+            return {}
+        url = settings.broker_url
+        cached = self._broker
+        if cached is None or cached[1] != url or time.monotonic() - cached[0] >= HEALTH_TTL:
+            status = await run_in_threadpool(probe_broker, url)
+            self._broker = cached = (time.monotonic(), url, {broker_component(url): status})
+        return cached[2]
+
     async def components(self, settings: Settings) -> dict[str, str]:
         executors = await self.executor_health(settings)
         jobs = "healthy" if self.service is not None else "unavailable"
-        out = {"database": jobs, "queue": jobs}
+        out = {"database": jobs, "queue": jobs, **await self.broker_health(settings)}
         out.update({name: str(h.get("status", "unavailable")) for name, h in executors.items()})
         return out
 

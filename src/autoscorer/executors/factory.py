@@ -69,9 +69,23 @@ class KubernetesOptions:
 
 def executor_options(name: str, settings: Settings) -> dict[str, Any]:
     """The keyword options ``name`` is built with under ``settings``."""
-    if _ALIASES.get(name, name) == "kubernetes":
+    name = _ALIASES.get(name, name)
+    if name == "kubernetes":
         return asdict(KubernetesOptions.from_settings(settings))
-    return {}  # docker, local and auto have no server settings yet: their defaults apply
+    if name == "docker":
+        return docker_options(settings)
+    if name == "auto":  # docker when the engine answers, else local
+        return {"docker": docker_options(settings)}
+    return {}  # local has no server settings: its defaults apply
+
+
+def docker_options(settings: Settings) -> dict[str, Any]:
+    """The Docker executor's options, read from the ``docker_*`` settings."""
+    return {
+        "restricted_network": settings.docker_network_mode,
+        "cleanup": settings.docker_cleanup,
+        "timeout": settings.docker_timeout,
+    }
 
 
 def make_executor(name: str, settings: Settings | None = None, **overrides: Any) -> Executor:

@@ -24,7 +24,7 @@ from autoscorer.jobs.store import JobStore
 from autoscorer.observability.context import bind_context
 from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
 from autoscorer.settings import Settings
-from autoscorer.workspace.models import Result
+from autoscorer.workspace.models import ResourceUsage, Result
 
 log = logging.getLogger("autoscorer.jobs.runner")
 QUEUE_KEYS = ("queue", "max_parallel")  # job config read by the queue, not the pipeline
@@ -122,6 +122,7 @@ class JobRunner:
                 on_progress=beat.progress,
                 on_log=beat.log,
                 cancel=beat.token,
+                on_usage=beat.usage,
                 settings=self.settings,
             )
         finally:
@@ -183,6 +184,11 @@ class Heartbeat:
     def progress(self, stage: str, value: float) -> None:
         with self._lock:
             self._fields.update(stage=stage, progress=max(0.0, min(1.0, value)))
+
+    def usage(self, usage: ResourceUsage) -> None:
+        """The sandbox's live resource use: written to the job's ``resources`` on each beat."""
+        with self._lock:
+            self._fields["resources"] = usage.model_dump(mode="json", exclude_none=True)
 
     def log(self, level: str, component: str, message: str) -> None:
         with self._lock:
