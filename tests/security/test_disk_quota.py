@@ -178,3 +178,28 @@ def test_without_a_loop_device_a_tmpfs_of_the_quota_holds(
     finally:
         disk.release()
     _no_staging_left()
+
+
+@pytest.mark.docker
+def test_the_engines_own_log_of_stdout_is_capped(docker_client: Any, tmp_path: Path) -> None:
+    """100 MB on stdout would be ~230 MB of json log under /var/lib/docker."""
+    if docker_client is None:
+        pytest.skip("no Docker engine answers (start one with scripts/docker-setup)")
+    from exec_helpers import SESSION, TEST_LABEL
+
+    from autoscorer.executors.docker import DockerExecutor
+
+    code = "import sys\nline = 'x' * 999 + '\\n'\nfor _ in range(100_000): sys.stdout.write(line)\n"
+    code += "open('/workspace/output/pred.csv', 'w').write('id,label\\n')\n"
+    ws = Workspace.at(_workspace(tmp_path, code))
+    outcome = DockerExecutor(labels={TEST_LABEL: SESSION}).run(
+        build_spec(ws, ws.load_meta(), keep=True)
+    )
+    try:
+        assert outcome.ok, (outcome.error, outcome.log_tail)
+        log_path = Path(docker_client.containers.get(outcome.sandbox_id).attrs["LogPath"])
+        engine_bytes = sum(p.stat().st_size for p in log_path.parent.glob(log_path.name + "*"))
+        assert engine_bytes <= 2 * 10 * 1024**2 + 1024**2
+        assert (ws.logs_dir / "container.log").stat().st_size <= 10 * 1024**2 + 100
+    finally:
+        docker_client.containers.get(outcome.sandbox_id).remove(force=True)

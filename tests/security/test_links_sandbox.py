@@ -64,7 +64,8 @@ out, logs, outside = '/workspace/output', '/workspace/logs', sys.argv[1]
 os.symlink(outside, out + '/artifacts')
 os.symlink(outside + '/planted-result.json', out + '/result.json')
 os.symlink(outside + '/notes.txt', logs + '/run_info.json')
-os.remove(out + '/pred.csv')
+if os.path.lexists(out + '/pred.csv'):  # the disk quota's output/ starts empty
+    os.remove(out + '/pred.csv')
 os.symlink('../input/gt.csv', out + '/pred.csv')
 print('planted')
 """

@@ -47,6 +47,8 @@ LABEL_OWNER = "autoscorer.owner"
 LABEL_DEADLINE = "autoscorer.deadline"
 LABEL_KEEP = "autoscorer.keep"
 LABEL_JOB = "autoscorer.job_id"
+# per file of the engine's json log of a container (two files kept)
+ENGINE_LOG_SIZE = "10m"
 # how long past its time limit a container may live before any executor removes it
 ORPHAN_GRACE = 300
 
@@ -302,6 +304,11 @@ class DockerExecutor(Executor):
             "ulimits": ulimits,
             "mounts": mounts,
             "init": self.init,
+            # the engine's own copy of stdout/stderr is host disk too: capped (AutoScorer keeps
+            # the first 10 MiB in logs/container.log from the live stream)
+            "log_config": docker.types.LogConfig(
+                type="json-file", config={"max-size": ENGINE_LOG_SIZE, "max-file": "2"}
+            ),
             **({"runtime": self.runtime} if self.runtime else {}),
         }
 

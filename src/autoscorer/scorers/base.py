@@ -202,6 +202,9 @@ class Scorer(abc.ABC):
             "pred_file": cls.pred_file,
             "required_columns": list(cls.required_columns),
             "data_types": dict(cls.data_types),
+            # what the sandbox never sees (None: undeclared, so only public_inputs are shown)
+            "ground_truth": None if cls.ground_truth is None else list(cls.ground_truth),
+            "public_inputs": list(cls.public_inputs),
         }
 
     @classmethod
