@@ -185,13 +185,15 @@ class _Pipeline:
     def __init__(self, request: PipelineRequest, progress: ProgressFn, log: LogFn) -> None:
         self.request, self.progress, self.log = request, progress, log
         self.ws = Workspace.at(request.workspace)
+        # a pinned path resolving elsewhere now: refused, and nothing is written there
+        self.moved = request.pinned and str(self.ws.root) != os.path.abspath(request.workspace)
         self.meta: Meta | None = None
         self.outcome: RunOutcome | None = None
         self.started = time.perf_counter()
 
     def run(self, cancel: CancelToken | None, executor: Executor | None) -> Result:
         self.progress("validating", 0.05)
-        if self.request.pinned and str(self.ws.root) != os.path.abspath(self.request.workspace):
+        if self.moved:
             raise WorkspaceInvalid(
                 "the workspace path now leads through a symbolic link; it was resolved "
                 "when the job was accepted and may not change",
@@ -237,7 +239,7 @@ class _Pipeline:
         self.log("ERROR", "pipeline", f"[{exc.code}] {exc.message}")
         result = failure_result(exc, meta=self.meta, scorer=self.request.scorer)
         _decorate(result, self.outcome, self.started)
-        if self.ws.root.is_dir():
+        if self.ws.root.is_dir() and not self.moved:
             try:
                 write_result(self.ws, result)
             except (OSError, AutoScorerError) as exc:  # e.g. a linked output/: never written
