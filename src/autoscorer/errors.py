@@ -32,6 +32,7 @@ the API's single error handler), and a ``fault`` saying whose problem it is:
     │   ├── ExitNonZero                   EXIT_NONZERO          participant
     │   ├── OOMKilled                     OOM_KILLED            participant
     │   ├── NoPredictions                 NO_PREDICTIONS        participant
+    │   ├── DiskQuotaExceeded             DISK_QUOTA_EXCEEDED   participant
     │   ├── ImageNotFound                 IMAGE_NOT_FOUND       host
     │   ├── Cancelled                     CANCELLED             host
     │   └── WorkerLost                    WORKER_LOST           system
@@ -231,6 +232,12 @@ class NoPredictions(ExecutionFailed):
     """The submission exited 0 but wrote no prediction file."""
 
     code, fault = "NO_PREDICTIONS", PARTICIPANT
+
+
+class DiskQuotaExceeded(ExecutionFailed):
+    """The submission wrote more than ``resources.disk`` into output/ and logs/."""
+
+    code, fault = "DISK_QUOTA_EXCEEDED", PARTICIPANT
 
 
 class ImageNotFound(ExecutionFailed):

@@ -104,6 +104,7 @@ def test_job_manifest_field_by_field(
     assert c["imagePullPolicy"] == "Never" and c["workingDir"] == "/workspace"
     assert {"name": "AUTOSCORER_INPUT", "value": "/workspace/input"} in c["env"]
     limits = {"cpu": "1500m", "memory": str(256 * 1024**2), "nvidia.com/gpu": "1"}
+    limits["ephemeral-storage"] = str(1024**3)  # the default disk quota (settings)
     assert c["resources"] == {"requests": limits, "limits": limits}
     assert c["securityContext"] == {
         "runAsNonRoot": True,

@@ -140,6 +140,7 @@ class Run:
         self.log_tail = ""
         self.peak_cpu: float | None = None
         self.peak_memory: int | None = None
+        self.disk_full = False  # the writes filled the disk quota
         self.extra: dict[str, Any] = {}  # added to run_info.json
         self.scratch: dict[str, Any] = {}  # per-run state of middleware
         self._on_log = on_log
@@ -187,6 +188,8 @@ class Executor(abc.ABC):
 
     name: ClassVar[str] = "base"
     tick: float = 0.1
+    # mount output/ and logs/ from a filesystem of spec.disk_bytes (executors.quota)
+    stages_disk: ClassVar[bool] = False
 
     def __init__(self, middleware: Sequence[Middleware] | None = None) -> None:
         from autoscorer.executors.middleware import default_middleware
@@ -239,6 +242,7 @@ class Executor(abc.ABC):
             with self._lock:
                 self._active.pop(spec.job_id, None)
             self._cleanup(run)
+            self._collect_disk(run)
         for link in remove_planted_links(spec):
             run.log("WARNING", f"removed the symbolic link {link} left by the submission")
         outcome = classify(self.name, run)
@@ -256,6 +260,7 @@ class Executor(abc.ABC):
             # a prediction is fresh if written after this instant: a fast command can finish
             # before start() returns, so the wall clock is read before, not after
             run.started_wall = time.time()
+            self._stage_disk(run)
             run.sandbox = self.start(run.spec, run)
             run.started = time.monotonic()
             if run.stop_reason is not None:
@@ -285,6 +290,20 @@ class Executor(abc.ABC):
             self._hook("on_tick", run)
             if on_tick is not None:
                 on_tick(run.elapsed)
+
+    def _stage_disk(self, run: Run) -> None:
+        """Give the run a size-limited output/ and logs/ (see ``executors.quota``)."""
+        if self.stages_disk and run.spec.disk_bytes:
+            from autoscorer.executors.quota import stage_disk
+
+            stage_disk(run)
+
+    def _collect_disk(self, run: Run) -> None:
+        """Copy the sandbox's writes into the workspace and remove its filesystem."""
+        if "disk" in run.scratch:
+            from autoscorer.executors.quota import collect_disk
+
+            collect_disk(run)
 
     def _cleanup(self, run: Run) -> None:
         if run.sandbox is None:

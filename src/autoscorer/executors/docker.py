@@ -36,7 +36,7 @@ from autoscorer.executors.base import (
     logger,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
-from autoscorer.executors.spec import default_user, grant_writable, parse_user
+from autoscorer.executors.spec import check_user, default_user, grant_writable
 from autoscorer.observability.metrics import observe_container_start
 
 LABEL = "autoscorer.managed"
@@ -46,6 +46,13 @@ LABEL_KEEP = "autoscorer.keep"
 LABEL_JOB = "autoscorer.job_id"
 # how long past its time limit a container may live before any executor removes it
 ORPHAN_GRACE = 300
+
+
+def default_runtime() -> str | None:
+    """The ``docker_runtime`` setting (``AUTOSCORER_DOCKER_RUNTIME``, config file)."""
+    from autoscorer.settings import Settings
+
+    return Settings().docker_runtime or None
 
 
 def owner_tag() -> str:
@@ -156,6 +163,7 @@ class DockerExecutor(Executor):
     """Runs each spec in a fresh container on a Docker engine."""
 
     name = "docker"
+    stages_disk = True
 
     def __init__(
         self,
@@ -169,28 +177,41 @@ class DockerExecutor(Executor):
         labels: dict[str, str] | None = None,
         reap_orphans: bool = True,
         timeout: int = 120,
+        runtime: str | None = None,
         middleware: list[Middleware] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
         super().__init__(middleware)
         self.client = client or _connect(base_url, timeout)
-        self.user, self.allow_root = user, allow_root
+        if allow_root:
+            raise InvalidParameter(
+                "allow_root is not supported: submissions never run as root user or group",
+                field="allow_root",
+            )
+        self.user = check_user(user, "user") if user else None
+        self.runtime = runtime if runtime is not None else default_runtime()
+        if self.runtime:
+            self._check_runtime(self.runtime)
         self.tmpfs_size, self.restricted_network, self.init = tmpfs_size, restricted_network, init
         self.labels = dict(labels or {})
         if reap_orphans:
             self.reap_orphans()
 
+    def _check_runtime(self, runtime: str) -> None:
+        """Refuse a runtime the engine does not know, rather than run with a weaker one."""
+        known = sorted((self.client.info().get("Runtimes") or {}).keys())
+        if runtime not in known:
+            raise ExecutorUnavailable(
+                f"the Docker engine has no runtime {runtime!r} (it knows {', '.join(known)}); "
+                "install it (gVisor: runsc install) or unset docker_runtime",
+                details={"executor": "docker", "runtime": runtime, "known": known},
+            )
+
     # -- the container's configuration (pure: also printed by --dry-run) --
     def _user(self, spec: RunSpec) -> str:
-        user = spec.user or self.user or default_user()
-        ids = parse_user(user)
-        if not self.allow_root and (user.split(":")[0] == "root" or (ids and ids[0] == 0)):
-            raise InvalidParameter(
-                f"container user {user!r} is root; submissions run as non-root "
-                "(set container.user to e.g. '1000:1000', or allow_root in the executor config)",
-                field="container.user",
-            )
-        return user
+        if spec.user:
+            return check_user(spec.user, "container.user")
+        return check_user(self.user or default_user(), "user")
 
     def _network(self, spec: RunSpec) -> str:
         if spec.network == "none":
@@ -259,6 +280,7 @@ class DockerExecutor(Executor):
             "ulimits": ulimits,
             "mounts": mounts,
             "init": self.init,
+            **({"runtime": self.runtime} if self.runtime else {}),
         }
 
     def describe(self, spec: RunSpec) -> dict[str, Any]:

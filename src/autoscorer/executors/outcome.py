@@ -1,7 +1,7 @@
 """What a run produced, and the failure taxonomy that names it.
 
 Order of precedence when several things happened at once: cancelled, then
-time-out, then OOM, then non-zero exit, then missing predictions. Each error
+time-out, then OOM, then the disk quota, then non-zero exit, then missing predictions. Each error
 carries its ``fault`` (participant / host / system) from ``autoscorer.errors``.
 """
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from autoscorer.errors import (
     AutoScorerError,
     Cancelled,
+    DiskQuotaExceeded,
     ExitNonZero,
     JobTimeout,
     NoPredictions,
@@ -109,6 +110,14 @@ def _limit_error(run: Run, code: int | None, oom: bool) -> AutoScorerError | Non
             field="resources.memory",
             details={"memory_limit": limit, "exit_code": code, "log_tail": run.log_tail},
         )
+    if run.disk_full:
+        quota = format_bytes(spec.disk_bytes or 0)
+        return DiskQuotaExceeded(
+            f"inference wrote more than its disk quota of {quota} into output/ and logs/; "
+            "writes past it failed; write less or raise resources.disk",
+            field="resources.disk",
+            details={"disk_limit": quota, "exit_code": code, "log_tail": run.log_tail},
+        )
     return None
 
 
@@ -152,15 +161,24 @@ def remove_planted_links(spec: RunSpec) -> list[str]:
     return removed
 
 
-def find_prediction(spec: RunSpec, since: float) -> tuple[str | None, AutoScorerError | None]:
+def find_prediction(
+    spec: RunSpec, since: float, not_copied: frozenset[str] = frozenset()
+) -> tuple[str | None, AutoScorerError | None]:
     """The pred file the run wrote (relative name), or a NO_PREDICTIONS error.
 
     A file older than the run start is a leftover, not this run's output; a
     prediction that is a symbolic link is refused by the rule score-only mode
-    applies too (:func:`safeio.refuse_linked_prediction`).
+    applies too (:func:`safeio.refuse_linked_prediction`), and so is one the disk
+    quota's copy left out (``not_copied``: links and other non-regular files).
     """
     root = spec.workspace.root
     for name in spec.expected_outputs:
+        if f"output/{name}" in not_copied:
+            return None, NoPredictions(
+                f"output/{name} is a symbolic link (or not a regular file); write a regular file",
+                field=f"output/{name}",
+                details={"file": f"output/{name}"},
+            )
         try:
             safeio.refuse_linked_prediction(root, f"output/{name}")
         except AutoScorerError as exc:
@@ -185,7 +203,8 @@ def classify(executor: str, run: Run) -> RunOutcome:
     error = error or _limit_error(run, code, oom) or _exit_error(run, code)
     prediction = None
     if error is None:
-        prediction, error = find_prediction(run.spec, run.started_wall)
+        skipped = frozenset(run.scratch.get("not_copied", ()))
+        prediction, error = find_prediction(run.spec, run.started_wall, skipped)
     sandbox = run.sandbox
     return RunOutcome(
         executor=executor,

@@ -14,9 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
+from autoscorer.executors.spec import apply_overrides
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
 from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
+from autoscorer.jobs.overrides import check_config
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
@@ -39,12 +41,19 @@ def new_job_id() -> str:
 
 
 def prepare(
-    job: dict[str, Any], default_executor: str = "auto", durations: DurationSource | None = None
+    job: dict[str, Any],
+    default_executor: str = "auto",
+    durations: DurationSource | None = None,
+    *,
+    privileged: bool = True,
 ) -> dict[str, Any]:
-    """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end."""
+    """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end.
+    Not ``privileged`` (a submitter's request): ``config`` may only make limits stricter."""
     ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
     meta = ws.load_meta()
     config = dict(job.get("config") or {})
+    check_config(config, meta, privileged=privileged)
+    apply_overrides(meta, config)  # values checked like meta.json's now, not as a failed job
     scorer = job.get("scorer") or meta.scorer
     if scorer is not None:
         get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later
@@ -63,6 +72,7 @@ def prepare(
         "queue": queue_name(meta, executor, config),
         "callback_url": job.get("callback_url"),
         "request_id": job.get("request_id"),
+        "owner": job.get("owner"),
         "estimated_completion": now() + timedelta(seconds=seconds),
     }
 
@@ -104,21 +114,24 @@ class JobService:
         self.store.close()
 
     # -- submit ---------------------------------------------------------------
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        """One transaction stores the job as ``queued`` with its first log line."""
-        record = self.store.add(self._prepare(job), status="queued", log=True)
+    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]:
+        """One transaction stores the job as ``queued`` with its first log line.
+        ``privileged`` False: the job's ``config`` may only make limits stricter."""
+        record = self.store.add(self._prepare(job, privileged), status="queued", log=True)
         return self._deliver(record)
 
-    def _prepare(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, job: dict[str, Any], privileged: bool) -> dict[str, Any]:
         """Checked fields of a new job; a callback URL outside the allow-list is refused."""
         if job.get("callback_url") and self.allowed_callback_hosts is not None:
             check_url(job["callback_url"], self.allowed_callback_hosts())
-        return prepare(job, self.default_executor, self.durations)
+        return prepare(job, self.default_executor, self.durations, privileged=privileged)
 
-    def submit_batch(self, jobs: Records, *, max_parallel: int | None = None) -> dict[str, Any]:
+    def submit_batch(
+        self, jobs: Records, *, max_parallel: int | None = None, privileged: bool = True
+    ) -> dict[str, Any]:
         """All or nothing: every job is checked before any is stored."""
         batch_id = f"batch-{uuid.uuid4().hex[:12]}"
-        prepared = [self._prepare(j) for j in jobs]
+        prepared = [self._prepare(j, privileged) for j in jobs]
         for item in prepared:
             item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
         records = self.store.add_many(prepared, status="queued", log=True)

@@ -107,12 +107,15 @@ def inference_spec(
     """The sandbox spec of ``request``'s workspace (overrides applied)."""
     ws = Workspace.at(request.workspace)
     meta = meta or apply_overrides(ws.load_meta(), request.overrides)
+    if scorer is None and request.scorer:
+        scorer = get_scorer(request.scorer)
     return build_spec(
         ws,
         meta,
         job_id=request.job_id,
         expected_outputs=_expected_outputs(scorer),
         keep=bool(request.overrides.get("keep_container", False)),
+        scorer=scorer,
     )
 
 

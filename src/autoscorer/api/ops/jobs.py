@@ -14,7 +14,8 @@ from typing import Any, Protocol, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 
-from autoscorer.errors import ServiceUnavailable
+from autoscorer.api.security import Principal
+from autoscorer.errors import JobNotFound, ServiceUnavailable
 from autoscorer.settings import Settings
 
 T = TypeVar("T")
@@ -28,10 +29,10 @@ class JobServicePort(Protocol):
     # then makes them on the event loop instead of paying a thread hop per status poll
     inline_reads: bool
 
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]: ...
+    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]: ...
 
     def submit_batch(
-        self, jobs: list[dict[str, Any]], *, max_parallel: int | None
+        self, jobs: list[dict[str, Any]], *, max_parallel: int | None, privileged: bool = True
     ) -> dict[str, Any]: ...
 
     def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]: ...
@@ -90,6 +91,15 @@ def require(service: JobServicePort | None) -> JobServicePort:
             details={"component": "jobs"},
         )
     return service
+
+
+def visible(job: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """``job`` if ``who`` may see it; another key's job is "not found" to a submitter,
+    with the same answer as an unknown id, so its existence does not leak."""
+    scope = who.owner_scope
+    if scope is not None and job.get("owner") != scope:
+        raise JobNotFound(f"job {job['job_id']} not found", field="job_id")
+    return job
 
 
 def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:

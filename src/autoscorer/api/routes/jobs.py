@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -22,6 +23,7 @@ from autoscorer.api.ops.jobs import (
     pagination,
     read,
     require,
+    visible,
 )
 from autoscorer.api.schemas.common import Envelope
 from autoscorer.api.schemas.jobs import (
@@ -40,17 +42,21 @@ from autoscorer.api.schemas.jobs import (
     JobState,
     JobStatusPublic,
 )
-from autoscorer.api.security import inside_roots
+from autoscorer.api.security import Principal, inside_roots
 from autoscorer.errors import Conflict
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
+MAX_OFFSET = 2**31 - 1  # any store holds it (a larger one overflowed SQLite: a 500)
 
 
-def _job_in(body: JobCreate, settings: Settings, request: Request) -> dict[str, Any]:
+def _job_in(
+    body: JobCreate, settings: Settings, request: Request, who: Principal
+) -> dict[str, Any]:
     job = body.model_dump(exclude_none=True, exclude={"async_"})
     job["request_id"] = request_id_of(request)
+    job["owner"] = who.name if settings.auth_enabled else None
     job["workspace_path"] = str(
         inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
     )
@@ -60,6 +66,11 @@ def _job_in(body: JobCreate, settings: Settings, request: Request) -> dict[str, 
 
 def _status_of(service: JobServicePort, job_id: str) -> dict[str, Any]:
     return service.get(job_id, result=False)
+
+
+async def _status_for(service: JobServicePort, job_id: str, who: Principal) -> dict[str, Any]:
+    """The job's status if ``who`` may see it (404 for another key's job otherwise)."""
+    return visible(await read(_status_of, service, job_id), who)
 
 
 def _status_url(job_id: str) -> str:
@@ -80,7 +91,10 @@ async def submit_job(
     service = require(runtime.service)
 
     async def run() -> tuple[int, dict[str, Any]]:
-        job = await run_in_threadpool(service.submit, _job_in(body, settings, request))
+        job = await run_in_threadpool(
+            partial(service.submit, privileged=who.allows("admin")),
+            _job_in(body, settings, request, who),
+        )
         if not body.async_:
             job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
         if job["status"] in TERMINAL:
@@ -104,17 +118,24 @@ async def submit_batch(
     service = require(runtime.service)
 
     async def run() -> tuple[int, dict[str, Any]]:
-        jobs = [_job_in(item, settings, request) for item in body.jobs]
-        data = await run_in_threadpool(service.submit_batch, jobs, max_parallel=body.max_parallel)
+        jobs = [_job_in(item, settings, request, who) for item in body.jobs]
+        data = await run_in_threadpool(
+            service.submit_batch,
+            jobs,
+            max_parallel=body.max_parallel,
+            privileged=who.allows("admin"),
+        )
         return 202, data
 
     return await idempotent(request, service, f"{who.name}:jobs/batch", body, run)
 
 
 @router.post("/batch/status", response_model=Envelope[BatchStatusPublic], summary="Statuses")
-async def batch_status(request: Request, runtime: RuntimeDep, _: Reader, body: JobIds) -> Response:
+async def batch_status(
+    request: Request, runtime: RuntimeDep, who: Reader, body: JobIds
+) -> Response:
     service = require(runtime.service)
-    jobs = [await read(_status_of, service, job_id) for job_id in body.job_ids]
+    jobs = [await _status_for(service, job_id, who) for job_id in body.job_ids]
     if not body.include_progress:
         jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
     return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
@@ -122,11 +143,11 @@ async def batch_status(request: Request, runtime: RuntimeDep, _: Reader, body: J
 
 @router.delete("/batch", response_model=Envelope[BatchCancelled], summary="Cancel jobs")
 async def cancel_batch(
-    request: Request, runtime: RuntimeDep, _: Submitter, body: JobBatchCancel
+    request: Request, runtime: RuntimeDep, who: Submitter, body: JobBatchCancel
 ) -> Response:
     service = require(runtime.service)
-    for job_id in body.job_ids:  # an unknown id is a 404 before anything is cancelled
-        await read(_status_of, service, job_id)
+    for job_id in body.job_ids:  # an unknown (or unseen) id is a 404 before any cancel
+        await _status_for(service, job_id, who)
     cancelled, failed = [], []
     for job_id in body.job_ids:
         try:
@@ -145,17 +166,18 @@ async def cancel_batch(
 async def list_jobs(
     request: Request,
     runtime: RuntimeDep,
-    _: Reader,
+    who: Reader,
     status: JobState | None = Query(None),
     task_type: str | None = Query(None),
     scorer: str | None = Query(None),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     sort: Literal["created_at", "updated_at", "job_id"] = Query("created_at"),
     order: Literal["asc", "desc"] = Query("desc"),
 ) -> Response:
     service = require(runtime.service)
     filters = {"status": status, "task_type": task_type, "scorer": scorer}
+    filters["owner"] = who.owner_scope  # a submitter lists its own jobs only
     jobs, total = await run_in_threadpool(
         service.list, **filters, sort=sort, order=order, limit=limit, offset=offset
     )
@@ -163,23 +185,23 @@ async def list_jobs(
 
 
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
-async def job_status(request: Request, runtime: RuntimeDep, _: Reader, job_id: str) -> Response:
+async def job_status(request: Request, runtime: RuntimeDep, who: Reader, job_id: str) -> Response:
     service = require(runtime.service)
-    return ok(request, await read(_status_of, service, job_id))
+    return ok(request, await _status_for(service, job_id, who))
 
 
 @router.get("/{job_id}/result", response_model=Envelope[JobResultPublic], summary="Job result")
 async def job_result(
     request: Request,
     runtime: RuntimeDep,
-    _: Reader,
+    who: Reader,
     job_id: str,
     include_artifacts: bool = Query(True, description="Keep the artifacts section"),
     include_logs: bool = Query(False, description="Add the job's log lines"),
 ) -> Response:
     """409 CONFLICT while the job has not finished."""
     service = require(runtime.service)
-    job = await run_in_threadpool(service.get, job_id)
+    job = visible(await run_in_threadpool(service.get, job_id), who)
     if job["status"] not in TERMINAL:
         raise Conflict(
             f"job {job_id} is {job['status']}; its result exists once it has finished",
@@ -211,7 +233,7 @@ async def job_result(
 async def job_logs(
     request: Request,
     runtime: RuntimeDep,
-    _: Reader,
+    who: Reader,
     job_id: str,
     level: Literal["debug", "info", "warning", "error"] | None = Query(None),
     since: str | None = Query(None, description="ISO 8601; entries after this time"),
@@ -219,6 +241,7 @@ async def job_logs(
     follow: bool = Query(False, description="Stream new lines until the job ends"),
 ) -> Response:
     service = require(runtime.service)
+    await _status_for(service, job_id, who)
     logs, total = await run_in_threadpool(service.logs, job_id, level=level, since=since, tail=tail)
     if not follow:
         data = {"job_id": job_id, "logs": logs, "total_lines": total, "has_more": len(logs) < total}
@@ -258,8 +281,11 @@ async def _follow(
 
 
 @router.delete("/{job_id}", response_model=Envelope[JobCancelled], summary="Cancel a job")
-async def cancel_job(request: Request, runtime: RuntimeDep, _: Submitter, job_id: str) -> Response:
+async def cancel_job(
+    request: Request, runtime: RuntimeDep, who: Submitter, job_id: str
+) -> Response:
     """A finished job gives 409 CONFLICT."""
     service = require(runtime.service)
+    await _status_for(service, job_id, who)
     job = await run_in_threadpool(service.cancel, job_id, "User requested cancellation")
     return ok(request, job)

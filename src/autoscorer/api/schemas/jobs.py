@@ -12,12 +12,33 @@ JobState = Literal["submitted", "queued", "running", "completed", "failed", "can
 Executor = Literal["auto", "docker", "local", "kubernetes", "k8s"]
 
 
-class JobConfig(Public):
-    """Overrides of ``meta.json``: time_limit, resources, scorer_params, ..."""
+class ResourcesConfig(Request):
+    """Resource limits; a submitter may only lower them below ``meta.json``'s."""
 
-    time_limit: float | None = Field(None, gt=0, examples=[1800])
-    resources: dict[str, Any] | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
-    scorer_params: dict[str, Any] | None = Field(None, examples=[{"average": "macro"}])
+    cpu: float | None = Field(None, gt=0, le=1024, examples=[2.0])
+    memory: str | None = Field(None, examples=["4Gi"])
+    gpus: int | None = Field(None, ge=0, le=64)
+    pids: int | None = Field(None, ge=1, le=1_000_000)
+    disk: str | None = Field(None, examples=["1Gi"])
+
+
+class JobConfig(Request):
+    """Overrides of ``meta.json``. Unknown keys are refused (400). A submitter may only
+    make limits stricter (lower ``time_limit``, fewer ``resources``); every other key and
+    any raised limit needs the admin role (403 naming the field)."""
+
+    time_limit: float | None = Field(None, gt=0, le=30 * 86_400, examples=[1800])
+    resources: ResourcesConfig | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
+    scorer_params: dict[str, Any] | None = Field(
+        None, examples=[{"average": "macro"}], description="Admin only"
+    )
+    network_policy: Literal["none", "restricted", "bridge"] | None = Field(
+        None, description="Admin only"
+    )
+    expose_gt: bool | None = Field(None, description="Admin only: mount the ground truth")
+    env: dict[str, str] | None = Field(None, description="Admin only: sandbox environment")
+    keep_container: bool | None = Field(None, description="Admin only")
+    queue: str | None = Field(None, description="Admin only: route to this queue")
 
 
 class JobCreate(Request):
@@ -65,6 +86,7 @@ class JobPublic(Public):
 class JobStatusPublic(Public):
     job_id: str
     status: JobState
+    owner: str | None = Field(None, description="Name of the API key that submitted the job")
     progress: float = Field(..., ge=0, le=1)
     stage: str | None = None
     created_at: str

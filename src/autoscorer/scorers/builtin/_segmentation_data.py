@@ -7,7 +7,7 @@ file, the entry (``images[3].width``) or the image id, and what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -135,6 +135,27 @@ def load_ground_truth(path: Path, max_bytes: int, encoding: str) -> GroundTruth:
             )
         specs[spec.id] = spec
     return GroundTruth(images=specs, categories=_parse_categories(data.get("categories")))
+
+
+def gt_mask_paths(gt_path: Path, max_bytes: int = 256 * 1024**2) -> list[str]:
+    """``input/<folder>`` holding each mask ``gt_path`` names (the file when at the top).
+
+    What a sandbox must not see; a gt.json that cannot be read hides all of ``input/``.
+    """
+    if not gt_path.is_file():
+        return []
+    try:
+        images = read_json(gt_path, max_bytes, "utf-8").get("images") or []
+        names = {str(image["mask_file"]) for image in images}
+    except Exception:  # unreadable or unexpected: the safe answer is "everything"
+        return ["input"]
+    out = set()
+    for name in names:
+        parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
+        if not parts or ".." in parts or parts[0] == "/":
+            continue  # outside input/: the scorer refuses it
+        out.add("/".join(["input", *(parts[:-1] or parts)]))
+    return sorted(out)
 
 
 def load_predictions(
