@@ -45,9 +45,26 @@ SECTIONS: dict[str, dict[str, str]] = {
     "executor": {
         "type": "executor",
         "docker.runtime": "docker_runtime",
+        "docker.network_mode": "docker_network_mode",
+        "docker.cleanup": "docker_cleanup",
+        "docker.timeout": "docker_timeout",
         "k8s.enabled": "k8s_enabled",
         "k8s.namespace": "k8s_namespace",
         "k8s.pvc": "k8s_pvc",
+        "k8s.workspace_root": "k8s_workspace_root",
+        "k8s.api_url": "k8s_api_url",
+        "k8s.kubeconfig": "k8s_kubeconfig",
+        "k8s.in_cluster": "k8s_in_cluster",
+        "k8s.network_policy": "k8s_network_policy",
+        "k8s.startup_timeout": "k8s_startup_timeout",
+        "k8s.termination_grace_seconds": "k8s_termination_grace_seconds",
+        "k8s.run_as_user": "k8s_run_as_user",
+        "k8s.run_as_group": "k8s_run_as_group",
+        "k8s.fs_group": "k8s_fs_group",
+        "k8s.service_account": "k8s_service_account",
+        "k8s.image_pull_secrets": "k8s_image_pull_secrets",
+        "k8s.node_selector": "k8s_node_selector",
+        "k8s.poll_interval": "k8s_poll_interval",
     },
     "database": {"url": "database_url"},
     "queue": {
@@ -176,9 +193,39 @@ class Settings(BaseSettings):
     docker_runtime: str | None = Field(
         None, description="OCI runtime of sandbox containers, e.g. runsc (gVisor); None: default"
     )
+    docker_network_mode: str | None = Field(
+        None,
+        description="Docker network of sandboxes whose network_policy is 'restricted' (one "
+        "with only the allowed egress); None: such jobs are refused. Otherwise sandboxes "
+        "run with network 'none' (or 'bridge' when meta.json asks for it)",
+    )
+    docker_cleanup: bool = Field(
+        True, description="Remove sandbox containers after the run; false keeps them all"
+    )
+    docker_timeout: int = Field(120, ge=1, description="Seconds for a Docker engine API call")
     k8s_enabled: bool = False
     k8s_namespace: str = "autoscorer"
-    k8s_pvc: str | None = None
+    k8s_pvc: str = Field("autoscorer-workspaces", min_length=1)
+    k8s_workspace_root: str | None = Field(
+        None, description="Where this process sees the PVC; default: the first workspace root"
+    )
+    k8s_api_url: str | None = Field(None, description="API server URL (else kubeconfig/in-cluster)")
+    k8s_kubeconfig: str | None = None
+    k8s_in_cluster: bool | None = Field(
+        None, description="Use the pod's service account; default: when inside a pod"
+    )
+    k8s_network_policy: bool = True
+    k8s_startup_timeout: float = Field(
+        300.0, gt=0, description="Seconds for scheduling, image pull and volume before the run"
+    )
+    k8s_termination_grace_seconds: int = Field(5, ge=0)
+    k8s_run_as_user: int = Field(65534, ge=1)
+    k8s_run_as_group: int = Field(65534, ge=1)
+    k8s_fs_group: int = Field(65534, ge=1, description="Group shared by the pods and the worker")
+    k8s_service_account: str | None = None
+    k8s_image_pull_secrets: StrList = Field(default_factory=list)
+    k8s_node_selector: dict[str, str] = Field(default_factory=dict)
+    k8s_poll_interval: float = Field(1.0, gt=0)
     workspace_roots: StrList = Field(default_factory=_default_workspace_roots)
     scorer_roots: StrList = Field(default_factory=lambda: [os.getcwd()])
     api_scorer_loading: bool = Field(
@@ -227,7 +274,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "workspace_roots", "scorer_roots", "cors_origins", "webhook_allowed_hosts", mode="before"
+        "workspace_roots",
+        "scorer_roots",
+        "cors_origins",
+        "webhook_allowed_hosts",
+        "k8s_image_pull_secrets",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -344,7 +396,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not dotted.endswith("api_keys"):
+        if isinstance(value, dict) and value and not dotted.endswith(("api_keys", "node_selector")):
             out.update(flatten(value, dotted + "."))
         else:
             out[dotted] = value

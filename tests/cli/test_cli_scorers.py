@@ -149,6 +149,8 @@ def test_load_and_reload(scorer_file: Path) -> None:
     assert json.loads(run("scorers", "reload", scorer_file, "--json").stdout) == {
         "reloaded_scorers": [],
         "total_reloaded": 0,
+        "unchanged_scorers": [{"name": "test_cli_file_scorer", "version": "1.0.0"}],
+        "message": "unchanged: the file's content is already loaded",
     }
     scorer_file.write_text(source("1.1.0"))
     out = run("scorers", "reload", scorer_file, "--name", "test_cli_file_scorer")

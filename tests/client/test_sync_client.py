@@ -182,7 +182,9 @@ def test_scorers(live, admin: AutoScorerClient, slow_scorer: str) -> None:
 
 def test_scorer_reload_and_watch(live, admin: AutoScorerClient, slow_scorer: str) -> None:
     path = str(live.scorer_file)
-    assert admin.scorers.reload(path, scorer_name=slow_scorer).total_reloaded == 0  # unchanged
+    same = admin.scorers.reload(path, scorer_name=slow_scorer)
+    assert same.total_reloaded == 0 and same.message.startswith("unchanged")
+    assert [(u.name, u.version) for u in same.unchanged_scorers] == [(slow_scorer, "1.0.0")]
     live.scorer_file.write_text(live.scorer_file.read_text() + "\n# touched by the sync test\n")
     reloaded = admin.scorers.reload(path, scorer_name=slow_scorer)
     assert reloaded.total_reloaded == 1

@@ -1,7 +1,7 @@
 // Every method of the JS client against the real Python server.
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
@@ -140,6 +140,29 @@ test('config: get and update', async () => {
   assert.equal(upd.updatedSection, 'logging');
   assert.equal(upd.changes.level.new, 'DEBUG');
   await client.config.update('logging', { level: 'INFO' });
+});
+
+test('downloadArtifact returns the bytes the job published', async () => {
+  const job = await client.submitJob({ jobId: uid('js-art'), workspacePath: srv.ws('art') });
+  assert.equal(job.status, 'completed');
+  const res = await client.getJobResult(job.jobId, { includeArtifacts: true });
+  const listed = res.result.artifacts;
+  assert.deepEqual(Object.keys(listed).sort(), ['confusion_matrix', 'confusion_matrix_json', 'error_cases', 'per_class']);
+  const reader = new AutoScorerClient({ baseUrl: srv.url, apiKey: READER_KEY });
+  for (const [name, entry] of Object.entries(listed)) {
+    const onDisk = new Uint8Array(readFileSync(entry.path));
+    const got = await reader.downloadArtifact(job.jobId, name);
+    assert.deepEqual(got.data, onDisk);
+    assert.equal(got.size, entry.size);
+    assert.equal(got.contentType.split(';')[0], entry.type);
+    assert.equal(got.filename, basename(entry.path));
+    const byFile = await client.downloadArtifact(job.jobId, basename(entry.path));
+    assert.deepEqual(byFile.data, onDisk);
+  }
+  assert.deepEqual([...(await client.downloadArtifact(job.jobId, 'confusion_matrix')).data.slice(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  await assert.rejects(client.downloadArtifact(job.jobId, 'nope'), ResourceNotFound);
+  await assert.rejects(client.downloadArtifact(job.jobId, '../meta.json'), ResourceNotFound);
+  await assert.rejects(new AutoScorerClient({ baseUrl: srv.url }).downloadArtifact(job.jobId, 'per_class'), Unauthorized);
 });
 
 test('API errors become the classes named after their codes', async () => {

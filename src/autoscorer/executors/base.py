@@ -29,6 +29,7 @@ logger = logging.getLogger("autoscorer.executors")
 LogFn = Callable[[str, str, str], None]
 # elapsed seconds of the running sandbox
 TickFn = Callable[[float], None]
+UsageFn = Callable[["Sample"], None]  # the sandbox's latest resource reading, on each tick
 
 SANDBOX_ROOT = "/workspace"
 
@@ -76,10 +77,12 @@ class RunSpec:
 
 @dataclass
 class Sample:
-    """One resource reading: CPU in cores, memory in bytes."""
+    """One resource reading: CPU in cores, memory in bytes, and the bytes read and written
+    to disk since the sandbox started (a running total)."""
 
     cpu: float | None = None
     memory: int | None = None
+    disk_io: int | None = None
 
 
 @dataclass
@@ -140,6 +143,8 @@ class Run:
         self.log_tail = ""
         self.peak_cpu: float | None = None
         self.peak_memory: int | None = None
+        self.last_sample: Sample | None = None  # the latest reading (live usage)
+        self.disk_io: int | None = None  # bytes read + written to disk so far
         self.disk_full = False  # the writes filled the disk quota
         self.extra: dict[str, Any] = {}  # added to run_info.json
         self.scratch: dict[str, Any] = {}  # per-run state of middleware
@@ -231,13 +236,17 @@ class Executor(abc.ABC):
         cancel: Cancellable | None = None,
         on_log: LogFn | None = None,
         on_tick: TickFn | None = None,
+        on_usage: UsageFn | None = None,
     ) -> RunOutcome:
-        """Run ``spec`` to the end. Failures come back in ``outcome.error``, never raised."""
+        """Run ``spec`` to the end. Failures come back in ``outcome.error``, never raised.
+
+        ``on_tick`` gets the seconds elapsed and ``on_usage`` the latest resource sample
+        (when there is one) about every ``tick`` while the sandbox runs."""
         run = Run(spec, cancel, on_log)
         with self._lock:
             self._active[spec.job_id] = run
         try:
-            self._execute(run, on_tick)
+            self._execute(run, on_tick, on_usage)
         finally:
             with self._lock:
                 self._active.pop(spec.job_id, None)
@@ -249,7 +258,7 @@ class Executor(abc.ABC):
         self._hook("after_run", run, outcome)
         return outcome
 
-    def _execute(self, run: Run, on_tick: TickFn | None) -> None:
+    def _execute(self, run: Run, on_tick: TickFn | None, on_usage: UsageFn | None) -> None:
         try:
             self._hook("before_run", run)
             if run.cancel_token is not None and run.cancel_token.cancelled:
@@ -268,7 +277,7 @@ class Executor(abc.ABC):
                 # to kill (setting .sandbox before this check closes the window)
                 run.sandbox.kill()
             self._hook("after_start", run)
-            self._wait(run, run.sandbox, on_tick)
+            self._wait(run, run.sandbox, on_tick, on_usage)
             run.ended = time.monotonic()
             run.state = run.sandbox.finish()
         except AutoScorerError as exc:
@@ -283,13 +292,17 @@ class Executor(abc.ABC):
             run.ended = run.ended or time.monotonic()
             self._hook("after_stop", run)
 
-    def _wait(self, run: Run, sandbox: Sandbox, on_tick: TickFn | None) -> None:
+    def _wait(
+        self, run: Run, sandbox: Sandbox, on_tick: TickFn | None, on_usage: UsageFn | None
+    ) -> None:
         while sandbox.wait(self.tick) is None:
             if run.cancel_token is not None and run.cancel_token.cancelled:
                 run.stop("cancelled")
             self._hook("on_tick", run)
             if on_tick is not None:
                 on_tick(run.elapsed)
+            if on_usage is not None and run.last_sample is not None:
+                on_usage(run.last_sample)
 
     def _stage_disk(self, run: Run) -> None:
         """Give the run a size-limited output/ and logs/ (see ``executors.quota``)."""

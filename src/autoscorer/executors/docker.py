@@ -11,6 +11,7 @@ caller that died are removed by :meth:`DockerExecutor.reap_orphans`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -36,8 +37,10 @@ from autoscorer.executors.base import (
     logger,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
+from autoscorer.executors.outcome import RunOutcome
 from autoscorer.executors.spec import check_user, default_user, grant_writable
 from autoscorer.observability.metrics import observe_container_start
+from autoscorer.workspace.models import format_bytes
 
 LABEL = "autoscorer.managed"
 LABEL_OWNER = "autoscorer.owner"
@@ -90,7 +93,17 @@ def sample_from_stats(s: dict[str, Any]) -> Sample:
     usage = mem.get("usage")
     stats = mem.get("stats") or {}
     cache = stats.get("total_inactive_file", stats.get("inactive_file", 0))
-    return Sample(cpu=cores, memory=None if usage is None else max(usage - cache, 0))
+    memory = None if usage is None else max(usage - cache, 0)
+    return Sample(cpu=cores, memory=memory, disk_io=_block_io(s))
+
+
+def _block_io(s: dict[str, Any]) -> int | None:
+    """Bytes the container read and wrote to block devices so far (cgroup v1 and v2)."""
+    entries = (s.get("blkio_stats") or {}).get("io_service_bytes_recursive")
+    if entries is None:
+        return None
+    ops = ("read", "write")
+    return sum(int(e.get("value", 0)) for e in entries if str(e.get("op", "")).lower() in ops)
 
 
 def image_digest(attrs: dict[str, Any]) -> str | None:
@@ -178,10 +191,12 @@ class DockerExecutor(Executor):
         reap_orphans: bool = True,
         timeout: int = 120,
         runtime: str | None = None,
+        cleanup: bool = True,
         middleware: list[Middleware] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
         super().__init__(middleware)
+        self.timeout, self.cleanup = timeout, cleanup
         self.client = client or _connect(base_url, timeout)
         if allow_root:
             raise InvalidParameter(
@@ -196,6 +211,13 @@ class DockerExecutor(Executor):
         self.labels = dict(labels or {})
         if reap_orphans:
             self.reap_orphans()
+
+    def run(self, spec: RunSpec, **kwargs: Any) -> RunOutcome:
+        """:meth:`Executor.run`; with ``cleanup=False`` every container is kept (as with
+        ``keep_container``), labelled so the orphan reaper leaves it."""
+        if not self.cleanup and not spec.keep:
+            spec = dataclasses.replace(spec, keep=True)
+        return super().run(spec, **kwargs)
 
     def _check_runtime(self, runtime: str) -> None:
         """Refuse a runtime the engine does not know, rather than run with a weaker one."""
@@ -381,13 +403,17 @@ class DockerExecutor(Executor):
     def health(self) -> dict[str, Any]:
         try:
             version = self.client.version()
+            info = self.client.info()
             running = self.client.containers.list(sparse=True, filters={"label": LABEL})
         except Exception as exc:
             return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
+        memory = info.get("MemTotal")
         return {
             "status": "healthy",
             "engine_version": version.get("Version"),
             "active_containers": len(running),
+            "available_cores": info.get("NCPU"),  # the engine's CPUs and memory (its VM's,
+            "available_memory": format_bytes(memory) if memory else None,  # on Docker Desktop)
         }
 
     def close(self) -> None:

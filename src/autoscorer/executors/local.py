@@ -120,6 +120,7 @@ class LocalSandbox(_Sandbox):
         self._drained = threading.Event()
         self._reading = threading.Event()  # someone consumes logs(): never drop output
         self._tree: set[psutil.Process] = set()
+        self._io: dict[int, int] = {}  # pid -> bytes read + written, as last seen
         threading.Thread(target=self._watch, name=f"watch-{proc.pid}", daemon=True).start()
         threading.Thread(target=self._drain, name=f"out-{proc.pid}", daemon=True).start()
 
@@ -139,7 +140,9 @@ class LocalSandbox(_Sandbox):
                 rss += p.memory_info().rss
                 times = p.cpu_times()
                 cpu += times.user + times.system
-            except psutil.Error:
+                io = p.io_counters()
+                self._io[p.pid] = io.read_bytes + io.write_bytes
+            except (psutil.Error, AttributeError):  # AttributeError: no io_counters here
                 continue
         return rss, cpu
 
@@ -154,7 +157,8 @@ class LocalSandbox(_Sandbox):
                 self.oom = True
                 self.kill()
             with contextlib.suppress(queue.Full):
-                self._samples.put_nowait(Sample(cpu=cores, memory=rss))
+                io = sum(self._io.values()) if self._io else None  # exited ones as last seen
+                self._samples.put_nowait(Sample(cpu=cores, memory=rss, disk_io=io))
             time.sleep(interval)
         self._samples.put(None)
 

@@ -121,10 +121,13 @@ class ResourceSampler(Middleware):
             for sample in run.sandbox.stats():
                 if stop.is_set():
                     return
+                run.last_sample = sample
                 if sample.cpu is not None:
                     run.peak_cpu = max(run.peak_cpu or 0.0, round(sample.cpu, 3))
                 if sample.memory is not None:
                     run.peak_memory = max(run.peak_memory or 0, sample.memory)
+                if sample.disk_io is not None:  # a running total: the latest is the largest
+                    run.disk_io = max(run.disk_io or 0, sample.disk_io)
         except Exception as exc:  # sampling is best effort
             run.log("DEBUG", f"resource sampling stopped: {exc}")
 

@@ -26,7 +26,7 @@ from autoscorer.workspace import safeio
 from autoscorer.workspace.models import format_bytes
 
 if TYPE_CHECKING:
-    from autoscorer.executors.base import Run, RunSpec
+    from autoscorer.executors.base import Run, RunSpec, Sample
 
 # a stale pred file written this long before the start still counts as stale
 _MTIME_SLACK_NS = 50_000_000
@@ -51,6 +51,8 @@ class RunOutcome:
     cancelled: bool = False
     peak_cpu: float | None = None
     peak_memory: int | None = None
+    last_sample: Sample | None = None  # the sandbox's last resource reading
+    disk_io: int | None = None  # bytes read + written to disk by the sandbox
     image_digest: str | None = None
     sandbox_id: str | None = None
     log_tail: str = ""
@@ -219,6 +221,8 @@ def classify(executor: str, run: Run) -> RunOutcome:
         cancelled=isinstance(error, Cancelled),
         peak_cpu=run.peak_cpu,
         peak_memory=run.peak_memory,
+        last_sample=run.last_sample,
+        disk_io=run.disk_io,
         image_digest=sandbox.image_digest if sandbox else None,
         sandbox_id=sandbox.id if sandbox else None,
         log_tail=run.log_tail,

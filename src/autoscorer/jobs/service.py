@@ -11,10 +11,10 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
-from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
-from autoscorer.executors.spec import apply_overrides
+from autoscorer.errors import Cancelled, Conflict, ResourceNotFound, ServiceUnavailable
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
 from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
@@ -24,10 +24,10 @@ from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
 from autoscorer.jobs.stats import CachedStats
 from autoscorer.jobs.store import JobStore
+from autoscorer.pipeline.plan import plan_job
 from autoscorer.pipeline.scoring import failure_result
-from autoscorer.scorers.registry import get_scorer
-from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
+from autoscorer.workspace.artifacts import OpenArtifact, open_artifact
 from autoscorer.workspace.layout import Workspace
 
 WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
@@ -47,29 +47,26 @@ def prepare(
     *,
     privileged: bool = True,
 ) -> dict[str, Any]:
-    """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end.
-    Not ``privileged`` (a submitter's request): ``config`` may only make limits stricter."""
+    """Resolve the job's plan (meta.json + overrides, scorer) to refuse a bad job now rather
+    than as a failed job later, pick its queue and estimate its end. Not ``privileged``
+    (a submitter's request): ``config`` may only make limits stricter."""
     ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
-    meta = ws.load_meta()
     config = dict(job.get("config") or {})
+    meta = ws.load_meta()
     check_config(config, meta, privileged=privileged)
-    apply_overrides(meta, config)  # values checked like meta.json's now, not as a failed job
-    scorer = job.get("scorer") or meta.scorer
-    if scorer is not None:
-        get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later
+    plan = plan_job(ws, scorer=job.get("scorer"), overrides=config, meta=meta)
     executor = job.get("executor") or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
-    limit = float(config.get("time_limit") or meta.time_limit)
-    recent = durations.recent_durations(scorer) if durations is not None else ()
-    seconds = expected(limit, meta.container is not None, recent)
+    recent = durations.recent_durations(plan.scorer.name) if durations is not None else ()
+    seconds = expected(plan.meta.time_limit, plan.meta.container is not None, recent)
     return {
         "job_id": job.get("job_id") or new_job_id(),
-        "task_type": job.get("task_type") or meta.task_type,
-        "scorer": scorer,
+        "task_type": job.get("task_type") or plan.meta.task_type,
+        "scorer": plan.scorer.name,
         "workspace_path": str(ws.root),
         "executor": executor,
         "config": config,
-        "queue": queue_name(meta, executor, config),
+        "queue": queue_name(plan.meta, executor, config),
         "callback_url": job.get("callback_url"),
         "request_id": job.get("request_id"),
         "owner": job.get("owner"),
@@ -173,6 +170,21 @@ class JobService:
     def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
         return self.store.get(job_id, result=result)
 
+    def artifact(self, job_id: str, name: str) -> OpenArtifact:
+        """One artifact the job's result lists, by its name or file name, opened for reading."""
+        job = self.store.get(job_id)
+        listed = (job.get("result") or {}).get("artifacts") or {}
+        for key, entry in listed.items():
+            filename = PurePosixPath(str(entry.get("path", ""))).name
+            if name in (key, filename):
+                return open_artifact(Workspace.at(job["workspace_path"]), key, filename)
+        raise ResourceNotFound(
+            f"job {job_id} has no artifact {name!r}"
+            + (f"; it has {', '.join(sorted(listed))}" if listed else ""),
+            field="name",
+            details={"job_id": job_id, "artifact": name, "available": sorted(listed)},
+        )
+
     def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
         """The job once terminal, or as it is when ``timeout`` seconds have passed. Jobs that
         end in this process wake the waiter at once; others are polled with a back-off."""
@@ -269,10 +281,3 @@ def _finished(job: dict[str, Any]) -> Conflict:
         field="job_id",
         details={"job_id": job["job_id"], "status": job["status"]},
     )
-
-
-def from_settings(settings: Settings) -> JobService:
-    """The service the API runs: store, queue backend, reaper, started."""
-    from autoscorer.jobs.factory import build_service
-
-    return build_service(settings)

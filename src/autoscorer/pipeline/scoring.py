@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer import __version__
-from autoscorer.errors import AutoScorerError, MissingFile, MissingParameter, WorkspaceInvalid
+from autoscorer.errors import AutoScorerError, MissingFile, WorkspaceInvalid
+from autoscorer.pipeline.plan import JobPlan, plan_job
 from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.ranking import rank_and_pass
-from autoscorer.scorers.registry import get_scorer
 from autoscorer.workspace import safeio
+from autoscorer.workspace.artifacts import media_type
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import (
     Artifact,
@@ -38,7 +39,6 @@ from autoscorer.workspace.models import (
 )
 
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
-_MIME = {".png": "image/png", ".json": "application/json", ".csv": "text/csv"}
 
 
 def sha256_file(path: Path | None, chunk: int = 1 << 20) -> str | None:
@@ -95,15 +95,6 @@ def _data_path(ws: Workspace, relative: str, role: str) -> Path:
     return path
 
 
-def _resolve_scorer(meta: Meta, scorer: str | None) -> type[Scorer]:
-    name = scorer or meta.scorer
-    if not name:
-        raise MissingParameter(
-            "no scorer given: pass --scorer or set 'scorer' in meta.json", field="scorer"
-        )
-    return get_scorer(name)
-
-
 def _publish_artifacts(ws: Workspace, staged: dict[str, Path]) -> dict[str, Artifact]:
     """Move staged artifact files into ``output/artifacts/`` and describe them.
 
@@ -117,7 +108,7 @@ def _publish_artifacts(ws: Workspace, staged: dict[str, Path]) -> dict[str, Arti
         for name, src in staged.items():
             os.replace(src, src.name, dst_dir_fd=fd)
             size = os.stat(src.name, dir_fd=fd, follow_symlinks=False).st_size
-            mime = _MIME.get(src.suffix.lower(), "application/octet-stream")
+            mime = media_type(src.name)
             out[name] = Artifact(path=str(ws.artifacts_dir / src.name), size=size, type=mime)
     return out
 
@@ -186,21 +177,34 @@ def score(
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
     with safeio.boundary(ws.root):
-        return _score(ws, scorer, params, write, write_artifacts, max_file_bytes)
+        plan = plan_job(ws, scorer=scorer, params=params)
+        return _score(plan, write, write, write_artifacts, max_file_bytes)
+
+
+def score_plan(
+    plan: JobPlan,
+    *,
+    write: bool = True,
+    publish: bool = True,
+    write_artifacts: bool = True,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Result:
+    """Score ``plan`` (its meta, scorer and parameters as resolved, nothing read again).
+
+    ``publish`` moves the artifacts into ``output/artifacts/`` and lists them in the
+    result; ``write`` also writes ``output/result.json`` (the job pipeline publishes
+    without writing: it adds the inference figures first).
+    """
+    with safeio.boundary(plan.workspace.root):
+        return _score(plan, write, publish, write_artifacts, max_file_bytes)
 
 
 def _score(
-    ws: Workspace,
-    scorer: str | None,
-    params: dict[str, Any] | None,
-    write: bool,
-    write_artifacts: bool,
-    max_file_bytes: int,
+    plan: JobPlan, write: bool, publish: bool, write_artifacts: bool, max_file_bytes: int
 ) -> Result:
     started = time.perf_counter()
-    meta = ws.load_meta()
-    cls = _resolve_scorer(meta, scorer)
-    instance = cls({**meta.scorer_params, **(params or {})})
+    ws, meta, cls = plan.workspace, plan.meta, plan.scorer
+    instance = cls(dict(plan.params))
     with safeio.open_dir(ws.root, "output", create=True):
         pass  # created if missing, never through a link
     with tempfile.TemporaryDirectory(prefix=".artifacts-", dir=ws.output_dir) as staging:
@@ -217,7 +221,7 @@ def _score(
         out = instance.evaluate(ctx)
         scoring_time = time.perf_counter() - t0
         result = _build_result(ws, meta, instance, out, ctx)
-        if write:
+        if publish:
             result.artifacts = _publish_artifacts(ws, out.artifacts)
     result.timing = Timing(
         total_time=time.perf_counter() - started,

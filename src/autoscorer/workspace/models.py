@@ -143,9 +143,15 @@ class Timing(_Model):
 
 
 class ResourceUsage(_Model):
+    """A sandbox's resource use: peaks over the run, and the latest reading (``*_usage``:
+    CPU cores and memory in use, GPUs assigned), live while it runs, the last one after."""
+
     peak_cpu: float | None = None
     peak_memory: str | None = None
     total_disk_io: str | None = None
+    cpu_usage: float | None = None
+    memory_usage: str | None = None
+    gpu_usage: int | None = None
 
 
 class Versioning(_Model):

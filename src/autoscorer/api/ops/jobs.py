@@ -1,14 +1,13 @@
-"""The job operations the API needs, as a Protocol over the job service (issue 4).
+"""The job operations the API needs, as a Protocol over the job service.
 
-The routes only call these methods; every record the service returns is a
-plain dict in the contract's field names. Until ``autoscorer.jobs.service``
-exists, :func:`load_service` returns None and the job endpoints answer
-503 SERVICE_UNAVAILABLE.
+The routes only call these methods; every record the service returns is a plain dict
+in the contract's field names. The service is built by the job system's composition
+root (:mod:`autoscorer.jobs.factory`); when it cannot be (its store is unreachable at
+start-up) the job endpoints answer 503 SERVICE_UNAVAILABLE and ``/health`` says why.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -16,10 +15,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from autoscorer.api.security import Principal
 from autoscorer.errors import JobNotFound, ServiceUnavailable
+from autoscorer.jobs.records import STATES
 from autoscorer.settings import Settings
+from autoscorer.workspace.artifacts import OpenArtifact
 
 T = TypeVar("T")
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+NOT_FOUND = "not_found"  # a batch entry whose id names no job
 
 
 class JobServicePort(Protocol):
@@ -45,6 +46,8 @@ class JobServicePort(Protocol):
 
     def cancel(self, job_id: str, reason: str) -> dict[str, Any]: ...
 
+    def artifact(self, job_id: str, name: str) -> OpenArtifact: ...
+
     def list(self, **filters: Any) -> tuple[list[dict[str, Any]], int]: ...
 
     def counts(self) -> dict[str, int]: ...
@@ -64,16 +67,11 @@ class JobServicePort(Protocol):
     def close(self) -> None: ...
 
 
-def load_service(settings: Settings) -> JobServicePort | None:
-    """The job service built from ``settings``, or None when it is not installed."""
-    try:
-        module = importlib.import_module("autoscorer.jobs.service")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("autoscorer.jobs"):
-            return None
-        raise
-    service: JobServicePort = module.from_settings(settings)
-    return service
+def load_service(settings: Settings) -> JobServicePort:
+    """The started job service built from ``settings`` (raises when its store is down)."""
+    from autoscorer.jobs.factory import build_service
+
+    return build_service(settings)
 
 
 async def read(fn: Callable[..., T], service: JobServicePort, *args: Any) -> T:
@@ -86,8 +84,8 @@ async def read(fn: Callable[..., T], service: JobServicePort, *args: Any) -> T:
 def require(service: JobServicePort | None) -> JobServicePort:
     if service is None:
         raise ServiceUnavailable(
-            "the job service is not available in this installation "
-            "(autoscorer.jobs.service is missing)",
+            "the job service is not available: its store could not be opened when the "
+            "server started (see /health and the server log); restart once it is reachable",
             details={"component": "jobs"},
         )
     return service
@@ -113,7 +111,8 @@ def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:
 
 
 def batch_summary(jobs: list[dict[str, Any]]) -> dict[str, int]:
-    summary = {"total": len(jobs)}
+    """``total`` and a count for every state (zero included), and ``not_found``."""
+    summary = {"total": len(jobs), **dict.fromkeys(STATES, 0), NOT_FOUND: 0}
     for job in jobs:
-        summary[job["status"]] = summary.get(job["status"], 0) + 1
+        summary[job["status"]] += 1
     return summary

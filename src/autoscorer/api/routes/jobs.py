@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
 from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
 from autoscorer.api.ops.idempotency import idempotent
 from autoscorer.api.ops.jobs import (
-    TERMINAL,
+    NOT_FOUND,
     JobServicePort,
     batch_summary,
     pagination,
@@ -43,7 +44,8 @@ from autoscorer.api.schemas.jobs import (
     JobStatusPublic,
 )
 from autoscorer.api.security import Principal, inside_roots
-from autoscorer.errors import Conflict
+from autoscorer.errors import Conflict, ResourceNotFound
+from autoscorer.jobs.records import TERMINAL
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -134,25 +136,35 @@ async def submit_batch(
 async def batch_status(
     request: Request, runtime: RuntimeDep, who: Reader, body: JobIds
 ) -> Response:
+    """One entry per id, in order; an unknown (or unseen) id is an entry ``not_found``."""
     service = require(runtime.service)
-    jobs = [await _status_for(service, job_id, who) for job_id in body.job_ids]
+    jobs = [await _status_or_missing(service, job_id, who) for job_id in body.job_ids]
     if not body.include_progress:
         jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
     return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
+
+
+async def _status_or_missing(
+    service: JobServicePort, job_id: str, who: Principal
+) -> dict[str, Any]:
+    try:
+        return await _status_for(service, job_id, who)
+    except ResourceNotFound as exc:
+        return {"job_id": job_id, "status": NOT_FOUND, "error": exc.to_dict()}
 
 
 @router.delete("/batch", response_model=Envelope[BatchCancelled], summary="Cancel jobs")
 async def cancel_batch(
     request: Request, runtime: RuntimeDep, who: Submitter, body: JobBatchCancel
 ) -> Response:
+    """Each id on its own: an unknown or finished job is listed in ``failed_cancellations``."""
     service = require(runtime.service)
-    for job_id in body.job_ids:  # an unknown (or unseen) id is a 404 before any cancel
-        await _status_for(service, job_id, who)
     cancelled, failed = [], []
     for job_id in body.job_ids:
         try:
+            await _status_for(service, job_id, who)  # another key's job: not found to a submitter
             cancelled.append(await run_in_threadpool(service.cancel, job_id, body.reason))
-        except Conflict as exc:
+        except (Conflict, ResourceNotFound) as exc:
             failed.append({"job_id": job_id, "error": exc.to_dict()})
     data = {
         "cancelled_jobs": cancelled,
@@ -217,6 +229,40 @@ async def job_result(
             service.logs, job_id, level=None, since=None, tail=None
         )
     return ok(request, data)
+
+
+@router.get(
+    "/{job_id}/artifacts/{name}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}, "image/png": {}, "text/csv": {}},
+            "description": "The artifact's bytes, with its content type",
+        }
+    },
+    summary="Download an artifact",
+)
+async def job_artifact(
+    request: Request, runtime: RuntimeDep, who: Reader, job_id: str, name: str
+) -> Response:
+    """One artifact the job's result lists, by its name (``confusion_matrix``) or its file
+    name (``confusion_matrix.png``). Links in ``output/`` are refused, never followed; the
+    job's visibility is the status's (another key's job is not found to a submitter)."""
+    service = require(runtime.service)
+    await _status_for(service, job_id, who)
+    art = await run_in_threadpool(service.artifact, job_id, name)
+    headers = {
+        REQUEST_ID_HEADER: request_id_of(request),
+        "Content-Length": str(art.size),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(art.filename)}",
+    }
+    return StreamingResponse(_chunks(art.file), media_type=art.media_type, headers=headers)
+
+
+def _chunks(file: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
+    with file:
+        while block := file.read(size):
+            yield block
 
 
 @router.get(

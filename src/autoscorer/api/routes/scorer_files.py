@@ -55,10 +55,12 @@ async def reload_scorers(
     """Re-imports the file if it changed; a broken file keeps the old version (400)."""
     check_scorer_loading(settings)
     path = inside_roots(body.file_path, settings.scorer_roots, "file_path")
-    reloaded = await run_in_threadpool(
-        runtime.watcher.loader.reload_file, path, scorer_name=body.scorer_name
-    )
-    return ok(request, reload_data(reloaded))
+    loader = runtime.watcher.loader
+    reloaded = await run_in_threadpool(loader.reload_file, path, scorer_name=body.scorer_name)
+    live = loader.versions(path)
+    if body.scorer_name:
+        live = {k: v for k, v in live.items() if k == body.scorer_name}
+    return ok(request, reload_data(reloaded, live))
 
 
 @router.post("/watch", response_model=Envelope[WatchStarted], summary="Watch a scorer file")
