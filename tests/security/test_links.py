@@ -156,3 +156,24 @@ def test_cli_refuses_the_link(scene: Scene, command: str, name: str) -> None:
     assert trick.code in out or "symbolic link" in out, out
     scene.assert_held(out)
     assert SECRET not in out
+
+
+def test_a_job_whose_workspace_path_gains_a_link_after_submission_is_refused(
+    scene: Scene,
+) -> None:
+    """The job keeps the path resolved at submission; the worker refuses it if it changed."""
+    from autoscorer.jobs.runner import _request
+    from autoscorer.jobs.service import prepare
+
+    alias = scene.roots / "alias"
+    alias.symlink_to(scene.ws)
+    job = {**prepare({"workspace_path": str(alias)}), "job_id": "job-swap"}
+    assert job["workspace_path"] == str(scene.ws)
+    shutil.copytree(scene.ws, scene.outside / "ws")  # what the swapped path will lead to
+    scene.before = digest(scene.outside)
+    scene.ws.rename(scene.roots / "moved")
+    scene.ws.symlink_to(scene.outside / "ws")
+    result = run_pipeline(_request(job))
+    assert result.error is not None and result.error.code == "WORKSPACE_INVALID"
+    assert "symbolic link" in result.error.message
+    scene.assert_held(json.dumps(result.to_json_dict()))

@@ -218,13 +218,15 @@ class _Pipeline:
         self.request, self.progress, self.log, self.usage = request, progress, log, usage
         self.settings = settings
         self.ws = Workspace.at(request.workspace)
+        # a pinned path resolving elsewhere now: refused, and nothing is written there
+        self.moved = request.pinned and str(self.ws.root) != os.path.abspath(request.workspace)
         self.plan: JobPlan | None = None
         self.outcome: RunOutcome | None = None
         self.started = time.perf_counter()
 
     def run(self, cancel: CancelToken | None, executor: Executor | None) -> Result:
         self.progress("validating", 0.05)
-        if self.request.pinned and str(self.ws.root) != os.path.abspath(self.request.workspace):
+        if self.moved:
             raise WorkspaceInvalid(
                 "the workspace path now leads through a symbolic link; it was resolved "
                 "when the job was accepted and may not change",
@@ -285,7 +287,7 @@ class _Pipeline:
         if result.metadata is not None and self.request.job_id:
             result.metadata.job_id = self.request.job_id
         _decorate(result, self.outcome, self.started, self._gpus())
-        if self.ws.root.is_dir():
+        if self.ws.root.is_dir() and not self.moved:
             try:
                 write_result(self.ws, result)
             except (OSError, AutoScorerError) as exc:  # e.g. a linked output/: never written
