@@ -24,6 +24,7 @@ from autoscorer.errors import (
     QuotaExceeded,
     Unauthorized,
 )
+from autoscorer.inputs import check_api_path
 from autoscorer.settings import ROLES, Role, Settings, hash_key
 from autoscorer.workspace.layout import resolve_inside
 
@@ -97,10 +98,12 @@ class RateLimiter:
 
 
 def inside_roots(path: str, roots: list[str], field: str) -> Path:
-    """``path`` resolved (symlinks too) inside ``roots``; relative paths start at roots[0]."""
-    if not path or "\x00" in path:
-        raise InvalidParameter(f"'{field}' must be a non-empty path", field=field)
-    candidate = Path(path).expanduser()
+    """``path`` resolved (symlinks too) inside ``roots``; relative paths start at roots[0].
+
+    ``~`` is never expanded (no user database look-up): :func:`check_api_path` refuses it.
+    """
+    check_api_path(path, field)
+    candidate = Path(path)
     if not candidate.is_absolute() and roots:
         candidate = Path(roots[0]) / candidate
     try:
@@ -110,8 +113,8 @@ def inside_roots(path: str, roots: list[str], field: str) -> Path:
         exc.message = f"{field} {path!r} is outside the allowed roots"
         exc.args = (exc.message,)
         raise
-    except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
-        raise InvalidParameter(f"cannot resolve {field} {path!r}: {exc}", field=field) from exc
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long
+        raise InvalidParameter(f"cannot resolve {field}: {exc}", field=field) from exc
 
 
 class BodyLimitMiddleware:

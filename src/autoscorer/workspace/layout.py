@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from autoscorer.errors import Forbidden, WorkspaceInvalid
+from autoscorer.inputs import local_path
 from autoscorer.workspace.models import Meta
 
 DATA_EXTENSIONS = (".csv", ".json")
@@ -22,8 +23,8 @@ def resolve_inside(path: str | os.PathLike[str], roots: Iterable[str | os.PathLi
     An empty ``roots`` allows every path. Raises :class:`Forbidden` otherwise, so
     a request can never make the server read outside the configured roots.
     """
-    resolved = Path(path).expanduser().resolve()
-    roots = [Path(r).expanduser().resolve() for r in roots]
+    resolved = local_path(path)
+    roots = [local_path(r, "root") for r in roots]
     if not roots or any(resolved == r or resolved.is_relative_to(r) for r in roots):
         return resolved
     raise Forbidden(
@@ -41,7 +42,7 @@ class Workspace:
 
     @classmethod
     def at(cls, path: str | os.PathLike[str]) -> Workspace:
-        return cls(Path(path).expanduser().resolve())
+        return cls(local_path(path, "workspace_path"))
 
     @property
     def meta_path(self) -> Path:

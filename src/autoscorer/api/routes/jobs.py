@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -42,9 +43,11 @@ from autoscorer.api.schemas.jobs import (
 )
 from autoscorer.api.security import inside_roots
 from autoscorer.errors import Conflict
+from autoscorer.inputs import INT64_MAX, JOB_ID_PATTERN, MAX_NAME, NAME_PATTERN
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+JobIdPath = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="The job's id")]
 FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
 
 
@@ -147,10 +150,10 @@ async def list_jobs(
     runtime: RuntimeDep,
     _: Reader,
     status: JobState | None = Query(None),
-    task_type: str | None = Query(None),
-    scorer: str | None = Query(None),
+    task_type: str | None = Query(None, max_length=MAX_NAME, pattern=NAME_PATTERN),
+    scorer: str | None = Query(None, max_length=MAX_NAME, pattern=NAME_PATTERN),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=INT64_MAX, description="Rows to skip (at most 2^63-1)"),
     sort: Literal["created_at", "updated_at", "job_id"] = Query("created_at"),
     order: Literal["asc", "desc"] = Query("desc"),
 ) -> Response:
@@ -163,7 +166,9 @@ async def list_jobs(
 
 
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
-async def job_status(request: Request, runtime: RuntimeDep, _: Reader, job_id: str) -> Response:
+async def job_status(
+    request: Request, runtime: RuntimeDep, _: Reader, job_id: JobIdPath
+) -> Response:
     service = require(runtime.service)
     return ok(request, await read(_status_of, service, job_id))
 
@@ -173,7 +178,7 @@ async def job_result(
     request: Request,
     runtime: RuntimeDep,
     _: Reader,
-    job_id: str,
+    job_id: JobIdPath,
     include_artifacts: bool = Query(True, description="Keep the artifacts section"),
     include_logs: bool = Query(False, description="Add the job's log lines"),
 ) -> Response:
@@ -212,9 +217,11 @@ async def job_logs(
     request: Request,
     runtime: RuntimeDep,
     _: Reader,
-    job_id: str,
+    job_id: JobIdPath,
     level: Literal["debug", "info", "warning", "error"] | None = Query(None),
-    since: str | None = Query(None, description="ISO 8601; entries after this time"),
+    since: str | None = Query(
+        None, max_length=64, pattern=NAME_PATTERN, description="ISO 8601; entries after this time"
+    ),
     tail: int | None = Query(None, ge=1, le=100_000),
     follow: bool = Query(False, description="Stream new lines until the job ends"),
 ) -> Response:
@@ -258,7 +265,9 @@ async def _follow(
 
 
 @router.delete("/{job_id}", response_model=Envelope[JobCancelled], summary="Cancel a job")
-async def cancel_job(request: Request, runtime: RuntimeDep, _: Submitter, job_id: str) -> Response:
+async def cancel_job(
+    request: Request, runtime: RuntimeDep, _: Submitter, job_id: JobIdPath
+) -> Response:
     """A finished job gives 409 CONFLICT."""
     service = require(runtime.service)
     job = await run_in_threadpool(service.cancel, job_id, "User requested cancellation")

@@ -18,7 +18,7 @@ class Public(BaseModel):
 class Request(BaseModel):
     """Base of request bodies: unknown fields are refused with INVALID_PARAMETER."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class MetaPublic(Public):

@@ -4,33 +4,45 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from autoscorer.api.schemas.common import Public, Request
+from autoscorer.api.schemas.fields import ApiPath, FreeObject, JobId, Name, Text, Url
+from autoscorer.inputs import tree_problem
 
 JobState = Literal["submitted", "queued", "running", "completed", "failed", "cancelled"]
 Executor = Literal["auto", "docker", "local", "kubernetes", "k8s"]
 
 
-class JobConfig(Public):
-    """Overrides of ``meta.json``: time_limit, resources, scorer_params, ..."""
+MAX_TIME_LIMIT = 7 * 24 * 3600.0  # seconds
 
-    time_limit: float | None = Field(None, gt=0, examples=[1800])
-    resources: dict[str, Any] | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
-    scorer_params: dict[str, Any] | None = Field(None, examples=[{"average": "macro"}])
+
+class JobConfig(Request):
+    """Overrides of ``meta.json``: time_limit, resources, scorer_params, other keys of it."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check_extra(self) -> JobConfig:
+        problem = tree_problem(self.model_extra or {})
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    time_limit: float | None = Field(None, gt=0, le=MAX_TIME_LIMIT, examples=[1800])
+    resources: FreeObject | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
+    scorer_params: FreeObject | None = Field(None, examples=[{"average": "macro"}])
 
 
 class JobCreate(Request):
-    job_id: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", examples=["job-demo-001"]
-    )
-    task_type: str | None = Field(None, examples=["classification"])
-    scorer: str | None = Field(None, examples=["classification_f1"])
-    workspace_path: str = Field(..., examples=["examples/classification"])
+    job_id: JobId | None = Field(None, examples=["job-demo-001"])
+    task_type: Name | None = Field(None, examples=["classification"])
+    scorer: Name | None = Field(None, examples=["classification_f1"])
+    workspace_path: ApiPath = Field(..., examples=["examples/classification"])
     executor: Executor | None = Field(None, description="Default: the server's executor")
     async_: bool = Field(False, alias="async", description="true: answer 202 at once")
     config: JobConfig | None = None
-    callback_url: str | None = Field(None, description="Signed webhook on state changes")
+    callback_url: Url | None = Field(None, description="Signed webhook on state changes")
 
 
 class JobBatchCreate(Request):
@@ -40,13 +52,13 @@ class JobBatchCreate(Request):
 
 
 class JobIds(Request):
-    job_ids: list[str] = Field(..., min_length=1, max_length=1000)
+    job_ids: list[JobId] = Field(..., min_length=1, max_length=1000)
     include_progress: bool = True
 
 
 class JobBatchCancel(Request):
-    job_ids: list[str] = Field(..., min_length=1, max_length=1000)
-    reason: str = "User requested batch cancellation"
+    job_ids: list[JobId] = Field(..., min_length=1, max_length=1000)
+    reason: Text = "User requested batch cancellation"
 
 
 class JobPublic(Public):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from autoscorer.api.schemas.common import Public, Request
+from autoscorer.api.schemas.fields import ApiPath, FreeObject, Name
 
 FILE_EXAMPLE = "scorers/custom_scorer.py"
 
@@ -48,8 +49,8 @@ class ScorerTable(Public):
 
 
 class ScorerTest(Request):
-    workspace_path: str = Field(..., examples=["examples/classification"])
-    parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"average": "macro"}])
+    workspace_path: ApiPath = Field(..., examples=["examples/classification"])
+    parameters: FreeObject = Field(default_factory=dict, examples=[{"average": "macro"}])
     validate_only: bool = Field(False, description="Check workspace, data and parameters only")
 
 
@@ -65,7 +66,7 @@ class ScorerTestPublic(Public):
 
 
 class ScorerLoad(Request):
-    file_path: str = Field(..., examples=[FILE_EXAMPLE])
+    file_path: ApiPath = Field(..., examples=[FILE_EXAMPLE])
     auto_watch: bool = Field(False, description="Reload on every change of the file")
     check_interval: float = Field(1.0, ge=0.05, le=3600, description="Seconds between checks")
     force_reload: bool = Field(False, description="Replace scorers already registered")
@@ -85,8 +86,8 @@ class ScorersLoaded(Public):
 
 
 class ScorerReload(Request):
-    file_path: str = Field(..., examples=[FILE_EXAMPLE])
-    scorer_name: str | None = Field(None, examples=["custom_nlp_scorer"])
+    file_path: ApiPath = Field(..., examples=[FILE_EXAMPLE])
+    scorer_name: Name | None = Field(None, examples=["custom_nlp_scorer"])
 
 
 class ReloadedScorer(Public):
@@ -102,7 +103,7 @@ class ScorersReloaded(Public):
 
 
 class ScorerWatch(Request):
-    file_path: str = Field(..., examples=[FILE_EXAMPLE])
+    file_path: ApiPath = Field(..., examples=[FILE_EXAMPLE])
     check_interval: float = Field(1.0, ge=0.05, le=3600)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from autoscorer.api.schemas.common import Public, Request
+from autoscorer.api.schemas.fields import ApiPath, FreeObject, JobId, Name
 
 
 class HealthPublic(Public):
@@ -42,8 +43,8 @@ class SystemStatusPublic(Public):
 
 
 class ConfigUpdate(Request):
-    section: str = Field(..., examples=["executor"])
-    config: dict[str, Any] = Field(
+    section: Name = Field(..., examples=["executor"])
+    config: FreeObject = Field(
         ..., examples=[{"type": "kubernetes", "k8s": {"enabled": True, "namespace": "prod"}}]
     )
     restart_required: bool | None = Field(
@@ -61,9 +62,9 @@ class ConfigUpdated(Public):
 
 
 class WorkspaceValidate(Request):
-    workspace_path: str = Field(..., examples=["examples/classification"])
-    task_type: str | None = Field(None, examples=["classification"])
-    scorer: str | None = Field(None, examples=["classification_f1"])
+    workspace_path: ApiPath = Field(..., examples=["examples/classification"])
+    task_type: Name | None = Field(None, examples=["classification"])
+    scorer: Name | None = Field(None, examples=["classification_f1"])
     strict_mode: bool = Field(False, description="Warnings count as errors")
     auto_fix: bool = Field(False, description="Create missing folders (needs submitter)")
 
@@ -83,12 +84,12 @@ class WorkspaceValidation(Public):
 
 
 class WorkspaceInit(Request):
-    workspace_path: str = Field(..., examples=["workspaces/new-task"])
-    template: str = Field("classification", examples=["classification"])
-    job_id: str | None = Field(None, examples=["job-001"])
-    task_type: str | None = Field(None, examples=["classification"])
-    scorer: str | None = Field(None, examples=["classification_f1"])
-    config: dict[str, Any] | None = Field(
+    workspace_path: ApiPath = Field(..., examples=["workspaces/new-task"])
+    template: Name = Field("classification", examples=["classification"])
+    job_id: JobId | None = Field(None, examples=["job-001"])
+    task_type: Name | None = Field(None, examples=["classification"])
+    scorer: Name | None = Field(None, examples=["classification_f1"])
+    config: FreeObject | None = Field(
         None, examples=[{"time_limit": 1800, "resources": {"cpu": 2.0, "memory": "4Gi"}}]
     )
 
