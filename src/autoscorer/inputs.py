@@ -37,7 +37,9 @@ MAX_TREE_TEXT = 65_536  # one string inside a free-form object
 JOB_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 TEXT_PATTERN = r"^[^\x00]*$"
 NAME_PATTERN = r"^[^\x00]+$"
-API_PATH_PATTERN = r"^[^~\x00][^\x00]*$"
+MAX_COMPONENT = 255  # NAME_MAX: bytes of one path component
+# No leading "~", no NUL, components of 1-255 characters (the server counts UTF-8 bytes).
+API_PATH_PATTERN = r"^/?([^~/\x00][^/\x00]{0,254})?(/[^/\x00]{1,255})*/?$"
 
 
 def text_problem(value: str, *, max_length: int) -> str | None:
@@ -69,7 +71,10 @@ def api_path_problem(value: str) -> str | None:
             "starts with '~', which the API does not expand; "
             "send an absolute path or one relative to the root"
         )
-    return text_problem(value, max_length=MAX_PATH)
+    problem = text_problem(value, max_length=MAX_PATH)
+    if problem is None and any(len(c.encode()) > MAX_COMPONENT for c in value.split("/")):
+        problem = f"has a component longer than {MAX_COMPONENT} bytes"
+    return problem
 
 
 def check_api_path(value: str, field: str) -> str:
@@ -82,7 +87,7 @@ def check_api_path(value: str, field: str) -> str:
 def local_path(value: str | os.PathLike[str], field: str = "path") -> Path:
     """A local (CLI, library) path, absolute and resolved; ``~`` only as ``$HOME``."""
     text = os.fspath(value)
-    check_text(text, field, max_length=MAX_PATH)
+    check_text(text, field, max_length=2 * MAX_PATH)  # room for a root joined in front
     if not text:
         raise InvalidParameter(f"{field} must not be empty", field=field)
     if text == "~" or text.startswith("~/"):

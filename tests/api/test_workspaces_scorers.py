@@ -25,7 +25,7 @@ def test_validate_valid_and_invalid_workspace(h, client: TestClient, roots: dict
     data = h.data_of(client.post("/api/v1/workspaces/validate", json={"workspace_path": "cls"}))
     assert data["validation_status"] == "invalid" and data["errors"]
     missing = client.post("/api/v1/workspaces/validate", json={"workspace_path": "nope"})
-    h.check_error(missing, 422, "WORKSPACE_INVALID")
+    h.check_error(missing, 404, "RESOURCE_NOT_FOUND", "workspace_path")
 
 
 def test_init_creates_the_layout(h, client: TestClient, roots: dict) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from autoscorer.errors import Forbidden, WorkspaceInvalid
+from autoscorer.errors import Forbidden, WorkspaceInvalid, WorkspaceNotFound
 from autoscorer.inputs import local_path
 from autoscorer.workspace.models import Meta
 
@@ -86,7 +86,7 @@ class Workspace:
 
     def require_dir(self) -> None:
         if not self.root.is_dir():
-            raise WorkspaceInvalid(
+            raise WorkspaceNotFound(
                 f"workspace {self.root} does not exist or is not a directory",
                 field="workspace_path",
                 details={"workspace_path": str(self.root)},

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from autoscorer.api.deps import Admin, Reader, SettingsDep
 from autoscorer.api.envelope import ok, utc_now
 from autoscorer.api.schemas import ConfigUpdate, ConfigUpdated, Envelope
-from autoscorer.inputs import MAX_NAME, NAME_PATTERN
+from autoscorer.api.schemas.system import ConfigSection
 from autoscorer.settings import SECTIONS, apply_update, config_view
 
 router = APIRouter(prefix="/api/v1/config", tags=["config"])
@@ -23,9 +23,7 @@ async def read_config(
     request: Request,
     settings: SettingsDep,
     _: Reader,
-    section: str | None = Query(
-        None, max_length=MAX_NAME, pattern=NAME_PATTERN, description=f"One of: {_SECTIONS}"
-    ),
+    section: ConfigSection | None = Query(None, description="Only this section"),
     include_defaults: bool = Query(True, description="False: only values set explicitly"),
 ) -> Response:
     return ok(request, config_view(settings, section, include_defaults=include_defaults))

@@ -16,6 +16,7 @@ from autoscorer.inputs import (
     MAX_NAME,
     MAX_PATH,
     MAX_TEXT,
+    MAX_TREE_ITEMS,
     MAX_URL,
     NAME_PATTERN,
     TEXT_PATTERN,
@@ -65,7 +66,16 @@ Url = Annotated[
     ),
 ]
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN)]
-FreeObject = Annotated[dict[str, Any], _raise_on(tree_problem)]
+FreeObject = Annotated[
+    dict[str, Any],
+    Field(
+        json_schema_extra={
+            "propertyNames": {"maxLength": 2 * MAX_NAME, "pattern": TEXT_PATTERN},
+            "maxProperties": MAX_TREE_ITEMS,
+        }
+    ),
+    _raise_on(tree_problem),
+]
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 __all__ = ["ApiPath", "Count", "FreeObject", "JobId", "Name", "Text", "Url"]

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from autoscorer.api.schemas.common import Public, Request
 from autoscorer.api.schemas.fields import ApiPath, FreeObject, JobId, Name
+from autoscorer.settings import SECTIONS
+from autoscorer.workspace.templates import TEMPLATES
 
 
 class HealthPublic(Public):
@@ -42,8 +44,12 @@ class SystemStatusPublic(Public):
     executors: dict[str, dict[str, Any]]
 
 
+ConfigSection = Literal[tuple(SECTIONS)]  # type: ignore[valid-type]
+TemplateName = Literal[tuple(TEMPLATES)]  # type: ignore[valid-type]
+
+
 class ConfigUpdate(Request):
-    section: Name = Field(..., examples=["executor"])
+    section: ConfigSection = Field(..., examples=["executor"])
     config: FreeObject = Field(
         ..., examples=[{"type": "kubernetes", "k8s": {"enabled": True, "namespace": "prod"}}]
     )
@@ -85,7 +91,7 @@ class WorkspaceValidation(Public):
 
 class WorkspaceInit(Request):
     workspace_path: ApiPath = Field(..., examples=["workspaces/new-task"])
-    template: Name = Field("classification", examples=["classification"])
+    template: TemplateName = Field("classification", examples=["classification"])
     job_id: JobId | None = Field(None, examples=["job-001"])
     task_type: Name | None = Field(None, examples=["classification"])
     scorer: Name | None = Field(None, examples=["classification_f1"])
