@@ -191,8 +191,8 @@ async def job_result(
             field="job_id",
             details={"status": job["status"], "status_url": _status_url(job_id)},
         )
-    result = dict(job.get("result") or {})
-    if not include_artifacts:
+    result = dict(job.get("result") or {}) or None  # null: the job never scored
+    if result is not None and not include_artifacts:
         result.pop("artifacts", None)
     data: dict[str, Any] = {"job_id": job_id, "status": job["status"], "result": result}
     if include_logs:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from autoscorer.api.schemas.common import Public, Request
+from autoscorer.api.schemas.common import ErrorPublic, Public, Request
 from autoscorer.api.schemas.fields import ApiPath, FreeObject, JobId, Name, Text, Url
+from autoscorer.api.schemas.results import (
+    JobPublic,
+    JobState,
+    JobStatusPublic,
+    LogEntryPublic,
+    ResultPublic,
+)
 from autoscorer.inputs import tree_problem
 
-JobState = Literal["submitted", "queued", "running", "completed", "failed", "cancelled"]
 Executor = Literal["auto", "docker", "local", "kubernetes", "k8s"]
 
 
@@ -61,81 +67,100 @@ class JobBatchCancel(Request):
     reason: Text = "User requested batch cancellation"
 
 
-class JobPublic(Public):
-    """Answer to a submit: the result (sync) or an acknowledgement (async / still running)."""
-
-    job_id: str
-    status: JobState
-    message: str | None = None
-    estimated_completion: str | None = None
-    execution_time: float | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    status_url: str | None = None
-
-
-class JobStatusPublic(Public):
-    job_id: str
-    status: JobState
-    progress: float = Field(..., ge=0, le=1)
-    stage: str | None = None
-    created_at: str
-    started_at: str | None = None
-    completed_at: str | None = None
-    estimated_completion: str | None = None
-    executor: str | None = None
-    resources: dict[str, Any] | None = None
-    logs_available: bool
-    error: dict[str, Any] | None = None
-
-
 class JobResultPublic(Public):
-    job_id: str
-    status: JobState
-    result: dict[str, Any]
-    logs: list[dict[str, Any]] | None = None
+    job_id: str = Field(..., examples=["job-demo-001"])
+    status: JobState = Field(..., examples=["completed"])
+    result: ResultPublic | None = Field(..., description="null when the job never scored")
+    logs: list[LogEntryPublic] | None = Field(None, description="With include_logs=true")
 
 
 class JobLogsPublic(Public):
     job_id: str
-    logs: list[dict[str, Any]]
-    total_lines: int
+    logs: list[LogEntryPublic]
+    total_lines: int = Field(..., ge=0)
     has_more: bool
 
 
 class JobCancelled(Public):
     job_id: str
-    status: JobState
-    cancelled_at: str | None = None
-    reason: str | None = None
+    status: JobState = Field(..., examples=["cancelled"])
+    cancelled_at: str | None = Field(..., examples=["2024-08-24T10:05:00Z"])
+    reason: str | None = Field(..., examples=["User requested cancellation"])
 
 
 class PaginationPublic(Public):
-    total: int
-    limit: int
-    offset: int
+    total: int = Field(..., ge=0)
+    limit: int = Field(..., ge=1)
+    offset: int = Field(..., ge=0)
     has_next: bool
     has_prev: bool
 
 
 class JobsPublic(Public):
-    jobs: list[dict[str, Any]]
+    jobs: list[JobStatusPublic]
     pagination: PaginationPublic
 
 
+class BatchJobPublic(Public):
+    job_id: str
+    status: JobState
+
+
 class BatchSubmitted(Public):
-    batch_id: str
-    submitted_jobs: int
-    status: str
-    jobs: list[dict[str, Any]]
+    batch_id: str = Field(..., examples=["batch-001"])
+    submitted_jobs: int = Field(..., ge=0)
+    status: Literal["processing"]
+    max_parallel: int | None
+    jobs: list[BatchJobPublic]
+
+
+class BatchJobStatusPublic(JobStatusPublic):
+    """A job record; ``progress`` is left out with include_progress=false."""
+
+    progress: float = Field(None, ge=0, le=1)  # type: ignore[assignment]
+
+
+class BatchSummaryPublic(Public):
+    """How many of the jobs are in each state (states with none are left out)."""
+
+    total: int = Field(..., ge=0)
+    submitted: int | None = None
+    queued: int | None = None
+    running: int | None = None
+    completed: int | None = None
+    failed: int | None = None
+    cancelled: int | None = None
 
 
 class BatchStatusPublic(Public):
-    jobs: list[dict[str, Any]]
-    summary: dict[str, int]
+    jobs: list[BatchJobStatusPublic]
+    summary: BatchSummaryPublic
+
+
+class FailedCancellation(Public):
+    job_id: str
+    error: ErrorPublic
 
 
 class BatchCancelled(Public):
     cancelled_jobs: list[JobCancelled]
-    failed_cancellations: list[dict[str, Any]]
-    total_cancelled: int
+    failed_cancellations: list[FailedCancellation]
+    total_cancelled: int = Field(..., ge=0)
+
+
+__all__ = [
+    "BatchCancelled",
+    "BatchStatusPublic",
+    "BatchSubmitted",
+    "JobBatchCancel",
+    "JobBatchCreate",
+    "JobCancelled",
+    "JobCreate",
+    "JobIds",
+    "JobLogsPublic",
+    "JobPublic",
+    "JobResultPublic",
+    "JobState",
+    "JobStatusPublic",
+    "JobsPublic",
+]
