@@ -52,7 +52,10 @@ class ExecutorStatus(Public):
     reason: str | None = Field(None, description="Why it is unavailable")
     engine_version: str | None = None
     active_containers: int | None = None
-    sandbox: str | None = Field(None, examples=["bwrap"])
+    sandbox: str | None = Field(None, examples=["bwrap"], description="local: bwrap or none")
+    bwrap: str | None = Field(None, description="local: the bwrap binary")
+    namespace: str | None = Field(None, description="kubernetes: the namespace jobs run in")
+    server_version: str | None = Field(None, description="kubernetes: the API server's")
     available_cores: int | None = None
     available_memory: str | None = Field(None, examples=["20.7Gi"])
 
