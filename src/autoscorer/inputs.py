@@ -100,6 +100,10 @@ def local_path(value: str | os.PathLike[str], field: str = "path") -> Path:
             f"{field} starts with '~user', which is not expanded; write the full path",
             field=field,
         )
+    if any(len(part.encode()) > MAX_COMPONENT for part in text.split("/")):
+        raise InvalidParameter(
+            f"{field} has a component longer than {MAX_COMPONENT} bytes", field=field
+        )
     try:
         return Path(text).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long

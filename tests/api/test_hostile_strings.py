@@ -50,6 +50,7 @@ CORPUS = [
     "a\r\nX-Injected: 1",
     "' OR 1=1 --",
     "{{7*7}}${7*7}",
+    "[/bold][red]markup[/]",
     "\U0001f600" * 10,
     "",
     " ",
@@ -169,3 +170,49 @@ def test_hostile_strings_never_break_the_server(hostile_server, method: str, pat
         assert client.get("/health").status_code == 200
     assert "Traceback" not in hostile_server.output(), hostile_server.output()[-3000:]
     assert sent or not (BASES[(method, path)].keys() - {"path"})
+
+
+# Real argv cannot hold NUL, and undecodable bytes arrive as surrogates in U+DC80..U+DCFF.
+ARGV_CORPUS = [t.replace("\x00", "") for t in CORPUS if t] + ["/tmp/\udcff\udcfe", "a\x00b"]
+LOCAL_COMMANDS = [
+    ["validate", "{}"],
+    ["scorers", "describe", "{}"],
+    ["scorers", "test", "classification_f1", "{}", "--validate-only"],
+]
+REMOTE_COMMANDS = [
+    ["submit", "{}"],
+    ["submit", "examples/classification", "--scorer", "{}", "--job-id", "{}"],
+    ["status", "{}"],
+    ["result", "{}"],
+    ["logs", "{}"],
+    ["cancel", "{}"],
+    ["jobs", "--scorer", "{}", "--task-type", "{}"],
+]
+
+
+def test_cli_arguments_never_trace(hostile_server, tmp_path, monkeypatch) -> None:
+    """Every corpus string into the CLI's arguments: a one-line error and exit 2, or success."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from typer.testing import CliRunner
+    from autoscorer.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTOSCORER_SERVER", hostile_server.url)
+    monkeypatch.setenv("AUTOSCORER_API_KEY", hostile_server.headers["Authorization"][7:])
+    runner = CliRunner()
+    for template in LOCAL_COMMANDS + REMOTE_COMMANDS:
+        for text in ARGV_CORPUS:
+            args = [part.replace("{}", text) for part in template]
+            res = runner.invoke(app, args)
+            shown = f"{template} {text[:40]!r}: exit {res.exit_code}\n{res.output[-800:]}"
+            assert res.exception is None or isinstance(res.exception, SystemExit), shown
+            assert "Traceback" not in res.output, shown
+            assert res.exit_code in (0, 1, 2), shown
+            if res.exit_code == 2 and res.stderr.startswith("error ["):
+                assert res.stderr.count("\n") == 1, shown  # one line
+                assert "[EXECUTION_FAILED]" not in res.stderr, shown
+    assert hostile_server.healthy()
+    assert "Traceback" not in hostile_server.output()

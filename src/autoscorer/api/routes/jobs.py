@@ -41,6 +41,7 @@ from autoscorer.api.schemas.jobs import (
     JobState,
     JobStatusPublic,
 )
+from autoscorer.api.schemas.results import JobAccepted
 from autoscorer.api.security import inside_roots
 from autoscorer.errors import Conflict
 from autoscorer.inputs import INT64_MAX, JOB_ID_PATTERN, MAX_NAME, NAME_PATTERN
@@ -72,7 +73,7 @@ def _status_url(job_id: str) -> str:
 @router.post(
     "",
     response_model=Envelope[JobPublic],
-    responses={202: {"model": Envelope[JobPublic], "description": "Accepted (async/running)"}},
+    responses={202: {"model": Envelope[JobAccepted], "description": "Accepted (async/running)"}},
     summary="Submit a job",
 )
 async def submit_job(

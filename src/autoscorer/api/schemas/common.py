@@ -10,9 +10,13 @@ T = TypeVar("T")
 
 
 class Public(BaseModel):
-    """Base of response models: documented fields, newer fields allowed."""
+    """Base of response models: every field the server sends is documented.
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    The schemas do not say ``additionalProperties: true``: generated clients get closed
+    types, while a client validating with JSON Schema still accepts fields added later.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 class Request(BaseModel):
@@ -52,7 +56,7 @@ class ErrorEnvelope(Public):
     """A failed answer: ``success`` false, ``data`` null, one or more errors."""
 
     model_config = ConfigDict(
-        extra="allow",
+        extra="ignore",
         json_schema_extra={
             "examples": [
                 {

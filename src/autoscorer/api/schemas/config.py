@@ -41,7 +41,7 @@ def _model(name: str, keys: dict[str, Any]) -> type[BaseModel]:
             fields[key] = (sub | None, None)
         else:
             fields[key] = (value | None, None)
-    config = ConfigDict(extra="allow")
+    config = ConfigDict(extra="ignore")
     return create_model(name, __config__=config, **fields)
 
 

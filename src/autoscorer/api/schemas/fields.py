@@ -16,7 +16,9 @@ from autoscorer.inputs import (
     MAX_NAME,
     MAX_PATH,
     MAX_TEXT,
+    MAX_TREE_DEPTH,
     MAX_TREE_ITEMS,
+    MAX_TREE_TEXT,
     MAX_URL,
     NAME_PATTERN,
     TEXT_PATTERN,
@@ -66,11 +68,44 @@ Url = Annotated[
     ),
 ]
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN)]
+_KEYS = {"maxLength": 2 * MAX_NAME, "pattern": TEXT_PATTERN}
+_SCALARS: list[dict[str, Any]] = [
+    {"type": "string", "maxLength": MAX_TREE_TEXT, "pattern": TEXT_PATTERN},
+    {"type": "number", "minimum": -INT64_MAX - 1, "maximum": INT64_MAX},
+    {"type": "boolean"},
+    {"type": "null"},
+]
+
+
+def _level(inner: dict[str, Any]) -> dict[str, Any]:
+    """A value: a scalar, or an array / object of ``inner``."""
+    return {
+        "anyOf": [
+            *_SCALARS,
+            {"type": "array", "items": inner, "maxItems": MAX_TREE_ITEMS},
+            {"type": "object", "propertyNames": _KEYS, "additionalProperties": inner},
+        ]
+    }
+
+
+# The values of a free-form object, typed three levels deep (deeper: any JSON value, which
+# the server checks by the same rules, up to MAX_TREE_DEPTH levels). Not recursive, so
+# generators and clients stay simple.
+JSON_VALUE = {
+    "description": (
+        f"A JSON value: text without NUL (at most {MAX_TREE_TEXT} characters), numbers "
+        f"within the signed 64-bit range, at most {MAX_TREE_DEPTH} levels and "
+        f"{MAX_TREE_ITEMS} values in all"
+    ),
+    **_level(_level({})),
+}
+JSON_VALUE_REF = {"$ref": "#/components/schemas/JsonValue"}
 FreeObject = Annotated[
     dict[str, Any],
     Field(
         json_schema_extra={
-            "propertyNames": {"maxLength": 2 * MAX_NAME, "pattern": TEXT_PATTERN},
+            "propertyNames": _KEYS,
+            "additionalProperties": JSON_VALUE_REF,
             "maxProperties": MAX_TREE_ITEMS,
         }
     ),

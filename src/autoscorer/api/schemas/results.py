@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from autoscorer.api.schemas.common import ErrorPublic, Public
 
@@ -104,7 +104,9 @@ class JobResourcesPublic(Public):
 
 
 class JobConfigPublic(Public):
-    """The overrides the job was submitted with (``config`` of the request)."""
+    """The overrides the job was submitted with (``config`` of the request, any meta key)."""
+
+    model_config = ConfigDict(extra="allow")
 
     time_limit: float | None = None
     resources: dict[str, Any] | None = None
@@ -144,8 +146,14 @@ class JobStatusPublic(Public):
 
 
 class JobPublic(JobStatusPublic):
-    """Answer to a submit: the job record with its result (null until it has finished)."""
+    """Answer 200 to a submit: the finished job with its result (null if it never scored)."""
 
     result: ResultPublic | None
-    message: str | None = Field(None, examples=["Job submitted for async processing"])
-    status_url: str | None = Field(None, examples=["/api/v1/jobs/job-demo-001/status"])
+
+
+class JobAccepted(JobStatusPublic):
+    """Answer 202 to a submit: the job is queued or still running; follow ``status_url``."""
+
+    result: ResultPublic | None = Field(None, description="Not yet: null or left out")
+    message: str = Field(..., examples=["Job submitted for async processing"])
+    status_url: str = Field(..., examples=["/api/v1/jobs/job-demo-001/status"])
