@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from autoscorer.api import examples
-from autoscorer.api.schemas.fields import JSON_VALUE
+from autoscorer.api.schemas.fields import JSON_VALUE_SCHEMAS
 
 # Route function name -> operation id, where camelCase of the name is not the SDK's name.
 RENAMED = {
@@ -60,7 +60,7 @@ def build(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=TAGS,
     )
-    doc["components"]["schemas"]["JsonValue"] = JSON_VALUE
+    doc["components"]["schemas"].update(JSON_VALUE_SCHEMAS)
     # The scheme api/deps.py declares (HTTPBearer); keys are optional when none is configured.
     doc.setdefault("components", {}).setdefault("securitySchemes", {}).setdefault(
         SCHEME, {"type": "http", "scheme": "bearer"}

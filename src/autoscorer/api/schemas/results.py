@@ -7,13 +7,23 @@ per-class tables) and ``artifacts`` (artifact names).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from autoscorer.api.schemas.common import ErrorPublic, Public
 
-JobState = Literal["submitted", "queued", "running", "completed", "failed", "cancelled"]
+
+class JobState(StrEnum):
+    """A job's state; completed, failed and cancelled are final."""
+
+    SUBMITTED = "submitted"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class SummaryPublic(Public):
