@@ -5,6 +5,10 @@ handler; without this a later test (say, one reading a CLI's stderr) would see l
 an earlier test's app configured. The baseline is taken when pytest starts, and put back
 before and after every test, because a session-scoped fixture (a live server shared by a
 module) configures logging outside any single test.
+
+Under ``CI=true`` a skip whose reason is not listed in ``tests/skips.py`` fails the test:
+a missing service or tool must not turn tests into silent skips. The run ends with the
+count of skips by reason.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from tests.skips import pytest_runtest_makereport, pytest_terminal_summary
 
 WATCHED = ("", "autoscorer", "uvicorn", "uvicorn.error", "uvicorn.access")
 Snapshot = dict[str, tuple[list[logging.Handler], int, bool]]
@@ -42,3 +47,6 @@ def _restore_logging() -> Iterator[None]:
     _restore(BASELINE)
     yield
     _restore(BASELINE)
+
+
+__all__ = ["pytest_runtest_makereport", "pytest_terminal_summary"]

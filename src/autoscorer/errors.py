@@ -33,9 +33,16 @@ the API's single error handler), and a ``fault`` saying whose problem it is:
     │   ├── ExitNonZero                   EXIT_NONZERO          participant
     │   ├── OOMKilled                     OOM_KILLED            participant
     │   ├── NoPredictions                 NO_PREDICTIONS        participant
+    │   ├── DiskQuotaExceeded             DISK_QUOTA_EXCEEDED   participant
     │   ├── ImageNotFound                 IMAGE_NOT_FOUND       host
     │   ├── Cancelled                     CANCELLED             host
-    │   └── WorkerLost                    WORKER_LOST           system
+    │   ├── WorkerLost                    WORKER_LOST           system
+    │   └── InfrastructureFailure         INFRASTRUCTURE_FAILURE system
+    │       ├── Unschedulable             UNSCHEDULABLE         system
+    │       ├── StartupTimeout            STARTUP_TIMEOUT       system
+    │       ├── SandboxStartFailed        SANDBOX_START_FAILED  system
+    │       ├── Evicted                   EVICTED               system
+    │       └── NodeLost                  NODE_LOST             system
     ├── JobTimeout                        TIMEOUT_ERROR         408 participant
     ├── QuotaExceeded                     QUOTA_EXCEEDED        429 host
     └── ServiceUnavailable                SERVICE_UNAVAILABLE   503 system
@@ -240,6 +247,12 @@ class NoPredictions(ExecutionFailed):
     code, fault = "NO_PREDICTIONS", PARTICIPANT
 
 
+class DiskQuotaExceeded(ExecutionFailed):
+    """The submission wrote more than ``resources.disk`` into output/ and logs/."""
+
+    code, fault = "DISK_QUOTA_EXCEEDED", PARTICIPANT
+
+
 class ImageNotFound(ExecutionFailed):
     """The container image is not available under the pull policy."""
 
@@ -256,6 +269,44 @@ class WorkerLost(ExecutionFailed):
     """The worker running the job vanished too many times."""
 
     code, fault = "WORKER_LOST", SYSTEM
+
+
+class InfrastructureFailure(ExecutionFailed):
+    """The sandbox was lost or never started for a reason outside the submission."""
+
+    code, fault = "INFRASTRUCTURE_FAILURE", SYSTEM
+
+
+class Unschedulable(InfrastructureFailure):
+    """No node could take the sandbox (resources, GPUs, volume) within the start-up limit."""
+
+    code = "UNSCHEDULABLE"
+
+
+class StartupTimeout(InfrastructureFailure):
+    """The sandbox was not running within the start-up limit (pull, volume, node)."""
+
+    code = "STARTUP_TIMEOUT"
+
+
+class SandboxStartFailed(InfrastructureFailure):
+    """The platform could not create the container (e.g. ``CreateContainerConfigError``)."""
+
+    code = "SANDBOX_START_FAILED"
+
+
+class Evicted(InfrastructureFailure):
+    """The platform evicted or preempted the sandbox (node pressure, preemption, API).
+
+    Not for the sandbox's own disk limit: that is ``DiskQuotaExceeded`` (participant)."""
+
+    code = "EVICTED"
+
+
+class NodeLost(InfrastructureFailure):
+    """The node running the sandbox went away."""
+
+    code = "NODE_LOST"
 
 
 class JobTimeout(AutoScorerError):

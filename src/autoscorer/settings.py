@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -29,6 +30,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from autoscorer import config_guard as guard
 from autoscorer.errors import InvalidParameter
 
 Role = Literal["reader", "submitter", "admin"]
@@ -42,9 +44,27 @@ SECTIONS: dict[str, dict[str, str]] = {
     "system": {"environment": "environment"},
     "executor": {
         "type": "executor",
+        "docker.runtime": "docker_runtime",
+        "docker.network_mode": "docker_network_mode",
+        "docker.cleanup": "docker_cleanup",
+        "docker.timeout": "docker_timeout",
         "k8s.enabled": "k8s_enabled",
         "k8s.namespace": "k8s_namespace",
         "k8s.pvc": "k8s_pvc",
+        "k8s.workspace_root": "k8s_workspace_root",
+        "k8s.api_url": "k8s_api_url",
+        "k8s.kubeconfig": "k8s_kubeconfig",
+        "k8s.in_cluster": "k8s_in_cluster",
+        "k8s.network_policy": "k8s_network_policy",
+        "k8s.startup_timeout": "k8s_startup_timeout",
+        "k8s.termination_grace_seconds": "k8s_termination_grace_seconds",
+        "k8s.run_as_user": "k8s_run_as_user",
+        "k8s.run_as_group": "k8s_run_as_group",
+        "k8s.fs_group": "k8s_fs_group",
+        "k8s.service_account": "k8s_service_account",
+        "k8s.image_pull_secrets": "k8s_image_pull_secrets",
+        "k8s.node_selector": "k8s_node_selector",
+        "k8s.poll_interval": "k8s_poll_interval",
     },
     "database": {"url": "database_url"},
     "queue": {
@@ -65,14 +85,20 @@ SECTIONS: dict[str, dict[str, str]] = {
         "sync_wait_seconds": "sync_wait_seconds",
         "rate_limit": "rate_limit",
         "rate_limit_burst": "rate_limit_burst",
+        "rate_limit_storage": "rate_limit_storage_url",
     },
     "security": {
         "api_keys": "api_keys",
         "anonymous_role": "anonymous_role",
         "workspace_roots": "workspace_roots",
         "scorer_roots": "scorer_roots",
+        "scorer_loading": "api_scorer_loading",
     },
-    "limits": {"max_file_bytes": "max_file_bytes", "max_body_bytes": "max_body_bytes"},
+    "limits": {
+        "max_file_bytes": "max_file_bytes",
+        "max_body_bytes": "max_body_bytes",
+        "default_disk": "default_disk",
+    },
     "logging": {"level": "log_level", "format": "log_format"},
     "webhooks": {
         "secret": "webhook_secret",
@@ -149,34 +175,91 @@ class Settings(BaseSettings):
     environment: str = "development"
     database_url: str = "sqlite:///autoscorer.db"
     broker_url: str = "redis://127.0.0.1:6379/0"
-    redis_max_connections: int = Field(10, ge=1)
+    redis_max_connections: int = Field(10, ge=1, le=10_000)
     queue: Literal["inprocess", "celery"] = "inprocess"
-    queue_concurrency: int = Field(2, ge=1, description="Jobs run at once by the in-process queue")
+    queue_concurrency: int = Field(
+        2, ge=1, le=1024, description="Jobs run at once by the in-process queue"
+    )
     job_lease_seconds: float = Field(
-        30.0, gt=0, description="A running job's lease; renewed by heartbeats"
+        30.0, ge=1, le=86_400, description="A running job's lease; renewed by heartbeats"
     )
     job_max_attempts: int = Field(
-        3, ge=1, description="Runs of a job whose worker vanished before WORKER_LOST"
+        3, ge=1, le=100, description="Runs of a job whose worker vanished before WORKER_LOST"
     )
-    reaper_interval: float = Field(5.0, gt=0, description="Seconds between looks for lost jobs")
+    reaper_interval: float = Field(
+        5.0, ge=0.1, le=3600, description="Seconds between looks for lost jobs"
+    )
     executor: Literal["auto", "docker", "local", "kubernetes"] = "auto"
+    docker_runtime: str | None = Field(
+        None, description="OCI runtime of sandbox containers, e.g. runsc (gVisor); None: default"
+    )
+    docker_network_mode: str | None = Field(
+        None,
+        description="Docker network of sandboxes whose network_policy is 'restricted' (one "
+        "with only the allowed egress); None: such jobs are refused. Otherwise sandboxes "
+        "run with network 'none' (or 'bridge' when meta.json asks for it)",
+    )
+    docker_cleanup: bool = Field(
+        True, description="Remove sandbox containers after the run; false keeps them all"
+    )
+    docker_timeout: int = Field(120, ge=1, description="Seconds for a Docker engine API call")
     k8s_enabled: bool = False
     k8s_namespace: str = "autoscorer"
-    k8s_pvc: str | None = None
+    k8s_pvc: str = Field("autoscorer-workspaces", min_length=1)
+    k8s_workspace_root: str | None = Field(
+        None, description="Where this process sees the PVC; default: the first workspace root"
+    )
+    k8s_api_url: str | None = Field(None, description="API server URL (else kubeconfig/in-cluster)")
+    k8s_kubeconfig: str | None = None
+    k8s_in_cluster: bool | None = Field(
+        None, description="Use the pod's service account; default: when inside a pod"
+    )
+    k8s_network_policy: bool = True
+    k8s_startup_timeout: float = Field(
+        300.0, gt=0, description="Seconds for scheduling, image pull and volume before the run"
+    )
+    k8s_termination_grace_seconds: int = Field(5, ge=0)
+    k8s_run_as_user: int = Field(65534, ge=1)
+    k8s_run_as_group: int = Field(65534, ge=1)
+    k8s_fs_group: int = Field(65534, ge=1, description="Group shared by the pods and the worker")
+    k8s_service_account: str | None = None
+    k8s_image_pull_secrets: StrList = Field(default_factory=list)
+    k8s_node_selector: dict[str, str] = Field(default_factory=dict)
+    k8s_poll_interval: float = Field(1.0, gt=0)
     workspace_roots: StrList = Field(default_factory=_default_workspace_roots)
     scorer_roots: StrList = Field(default_factory=lambda: [os.getcwd()])
-    max_file_bytes: int = Field(2 * 1024**3, ge=1)
-    api_host: str = "127.0.0.1"
+    api_scorer_loading: bool = Field(
+        True,
+        description="Allow loading, reloading and watching scorer files over the API "
+        "(loading a file runs its code on the server); not changeable over the API",
+    )
+    max_file_bytes: int = Field(2 * 1024**3, ge=1024, le=2**50)
+    default_disk: str = Field(
+        "1Gi", description="Disk quota of a sandbox's output/ + logs/ without resources.disk"
+    )
+    api_host: str = Field("127.0.0.1", min_length=1, pattern=r"^\S+$")
     api_port: int = Field(8000, ge=0, le=65535)
-    api_workers: int = Field(1, ge=1)
+    api_workers: int = Field(1, ge=1, le=256)
     api_keys: list[ApiKey] = Field(default_factory=list)
     anonymous_role: Role | None = Field(
         None, description="Role of key-less requests when keys exist"
     )
-    rate_limit: float = Field(0.0, ge=0, description="Requests/s per key or client; 0 = off")
-    rate_limit_burst: int = Field(50, ge=1)
-    max_body_bytes: int = Field(10 * 1024**2, ge=1)
-    sync_wait_seconds: float = Field(30.0, ge=0)
+    rate_limit: float = Field(
+        0.0, ge=0, le=1_000_000, description="Requests/s per key or client; 0 = off"
+    )
+    rate_limit_burst: int = Field(50, ge=1, le=1_000_000)
+    rate_limit_storage_url: str | None = Field(
+        None,
+        description="redis://host:port/db: rate limits shared by every API process using it; "
+        "unset: each process counts on its own",
+    )
+    max_body_bytes: int = Field(
+        10 * 1024**2,
+        ge=guard.MIN_BODY_BYTES,
+        le=2**40,
+        description="Largest request body; at least 64 KiB so a config PUT always fits",
+    )
+    sync_wait_seconds: float = Field(30.0, ge=0, le=3600)
     cors_origins: StrList = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -191,11 +274,72 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "workspace_roots", "scorer_roots", "cors_origins", "webhook_allowed_hosts", mode="before"
+        "workspace_roots",
+        "scorer_roots",
+        "cors_origins",
+        "webhook_allowed_hosts",
+        "k8s_image_pull_secrets",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("workspace_roots", "scorer_roots")
+    @classmethod
+    def _roots(cls, value: list[str]) -> list[str]:
+        return [guard.root(v) for v in value]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [guard.origin(v) for v in value]
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return [guard.host_name(v) for v in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return guard.database_url(value)
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        return guard.network_url(value, guard.BROKER_SCHEMES, "broker url")
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return guard.network_url(value, guard.STORAGE_SCHEMES, "rate limit storage url")
+
+    @field_validator("webhook_default_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return guard.network_url(value, guard.HTTP_SCHEMES, "webhook url")
+
+    @field_validator("k8s_namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        return guard.namespace(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, value: list[ApiKey]) -> list[ApiKey]:
+        return guard.unique_keys(value)
+
+    @field_validator("default_disk")
+    @classmethod
+    def _disk(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*[1-9]\d*(\.\d+)?\s*([KMGT]i?)?\s*", value):
+            raise ValueError("default_disk must be a positive quantity such as '1Gi' or '512Mi'")
+        return value
 
     @field_validator("executor", mode="before")
     @classmethod
@@ -252,7 +396,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not dotted.endswith("api_keys"):
+        if isinstance(value, dict) and value and not dotted.endswith(("api_keys", "node_selector")):
             out.update(flatten(value, dotted + "."))
         else:
             out[dotted] = value
@@ -346,14 +490,34 @@ def apply_update(
     merged = {name: getattr(settings, name) for name in settings.model_fields_set}
     try:
         new = type(settings)(**{**merged, **updates})
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise InvalidParameter(
-            f"invalid value in section '{section}': {exc}",
-            field=f"config.{section}",
-            details={"section": section},
-        ) from exc
+    except ValidationError as exc:
+        raise _invalid_update(section, exc) from exc
+    guard.check_update(settings, new, updates)
     changed = [f for f in updates if getattr(settings, f) != getattr(new, f)]
     changes = {
         keys[f]: {"old": shown_value(settings, f), "new": shown_value(new, f)} for f in changed
     }
     return new, changes, any(f not in LIVE_FIELDS for f in changed)
+
+
+def key_of(field: str, section: str | None = None) -> str:
+    """``section.key`` of a settings field (in ``section`` if it shows it, else the first)."""
+    first = [section] if section is not None and section in SECTIONS else []
+    for shown in [*first, *SECTIONS]:
+        for key, name in SECTIONS[shown].items():
+            if name == field:
+                return f"{shown}.{key}"
+    return field
+
+
+def _invalid_update(section: str, exc: ValidationError) -> InvalidParameter:
+    """The first wrong value of a config update, named as the section shows it."""
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    key = key_of(loc[0], section) if loc else section
+    where = ".".join([key, *loc[1:]])
+    return InvalidParameter(
+        f"invalid value for {where}: {first['msg']}",
+        field=f"config.{where}",
+        details={"section": section, "setting": key, "errors": len(exc.errors())},
+    )

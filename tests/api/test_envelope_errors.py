@@ -53,16 +53,16 @@ def test_validation_errors_name_the_field(h, client: TestClient) -> None:
 
 
 def test_body_size_limit(h, make_client: Callable[..., TestClient]) -> None:
-    client = make_client(max_body_bytes=100)
-    big = {"workspace_path": "x" * 200}
+    client = make_client(max_body_bytes=65_536)  # the smallest limit allowed
+    big = {"workspace_path": "x" * 70_000}
     body = h.check_error(
         client.post("/api/v1/workspaces/validate", json=big), 413, "PAYLOAD_TOO_LARGE"
     )
-    assert body["errors"][0]["details"]["limit"] == 100
+    assert body["errors"][0]["details"]["limit"] == 65_536
 
     def chunks():
         yield b'{"workspace_path": "'
-        yield b"y" * 200
+        yield b"y" * 70_000
         yield b'"}'
 
     resp = client.post(

@@ -127,8 +127,12 @@ def test_batch_submit_status_cancel_and_list(client, roots) -> None:
     assert [j["job_id"] for j in batch["jobs"]] == ["b0", "b1", "b2", "b3"]
     for i in range(4):
         _wait(client, f"b{i}")
-    status = data_of(client.post("/api/v1/jobs/batch/status", json={"job_ids": ["b0", "b3"]}))
-    assert status["summary"] == {"total": 2, "completed": 2}
+    ids = {"job_ids": ["b0", "nope", "b3"]}
+    status = data_of(client.post("/api/v1/jobs/batch/status", json=ids))
+    zero = dict.fromkeys(("submitted", "queued", "running", "failed", "cancelled"), 0)
+    assert status["summary"] == {"total": 3, "completed": 2, "not_found": 1, **zero}
+    assert [j["status"] for j in status["jobs"]] == ["completed", "not_found", "completed"]
+    assert status["jobs"][1]["error"]["code"] == "RESOURCE_NOT_FOUND"
     again = client.post(
         "/api/v1/jobs/batch", json={"jobs": [jobs[0], {**jobs[1], "job_id": "new"}]}
     )
@@ -145,9 +149,11 @@ def test_batch_submit_status_cancel_and_list(client, roots) -> None:
     }
     done = data_of(client.get("/api/v1/jobs?status=completed&scorer=classification_f1"))
     assert done["pagination"]["total"] == 4
-    cancel = data_of(client.request("DELETE", "/api/v1/jobs/batch", json={"job_ids": ["b0", "b1"]}))
-    assert cancel["total_cancelled"] == 0 and len(cancel["failed_cancellations"]) == 2
-    assert cancel["failed_cancellations"][0]["error"]["code"] == "CONFLICT"
+    ids = {"job_ids": ["b0", "nope", "b1"]}
+    cancel = data_of(client.request("DELETE", "/api/v1/jobs/batch", json=ids))
+    assert cancel["total_cancelled"] == 0
+    failed = [(f["job_id"], f["error"]["code"]) for f in cancel["failed_cancellations"]]
+    assert failed == [("b0", "CONFLICT"), ("nope", "RESOURCE_NOT_FOUND"), ("b1", "CONFLICT")]
 
 
 def test_follow_streams_until_the_job_ends(client, roots) -> None:

@@ -113,7 +113,7 @@ def test_update_reports_changes_and_restart() -> None:
     [
         ("nope", {}, "section"),
         ("api", {"colour": "red"}, "config.colour"),
-        ("api", {"port": "not a port"}, "config.api"),
+        ("api", {"port": "not a port"}, "config.api.port"),
     ],
 )
 def test_bad_update_changes_nothing(section: str, config: dict, field: str) -> None:

@@ -8,7 +8,6 @@ count attempts. ``live``: the real AutoScorer server (uvicorn), see below.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -236,23 +235,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"server not healthy after 60s: {log.read_text()[-3000:]}")
 
 
-def api_missing() -> str | None:
-    """Why the real server cannot start in this tree (None when it can).
-
-    Only the absence of the API's job routes counts: once they exist, every
-    real-server test runs and any failure to start is an error, not a skip.
-    """
-    if importlib.util.find_spec("autoscorer.jobs.service") is None:
-        return "the job service (autoscorer.jobs.service) is not in this tree"
-    return None
-
-
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The real API: uvicorn on 127.0.0.1, a temp SQLite file, the in-process queue."""
-    reason = api_missing()
-    if reason:
-        pytest.skip(reason)
     root = tmp_path_factory.mktemp("live")
     workspaces, scorers = root / "ws", root / "scorers"
     workspaces.mkdir()

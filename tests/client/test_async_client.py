@@ -35,7 +35,7 @@ def run(
 def test_system_calls(live) -> None:
     async def body(c: AsyncAutoScorerClient) -> None:
         health, status = await asyncio.gather(c.health(), c.status())
-        assert health.status in {"healthy", "degraded"}
+        assert health.status == "healthy"
         assert "total_jobs" in status.metrics
 
     run(live, body)
@@ -84,6 +84,10 @@ def test_cancel_and_batches(live, slow_scorer) -> None:
         )
         assert batch.job_ids == ids
         assert len((await c.batch_status(ids)).jobs) == 3
+        for _ in range(600):  # cancel it while it runs, not while it is queued
+            if (await c.get_job_status(ids[0])).status == "running":
+                break
+            await asyncio.sleep(0.05)
         assert (await c.cancel_job(ids[0])).status == "cancelled"
         with pytest.raises(Conflict):
             await c.cancel_job(ids[0])
@@ -113,7 +117,9 @@ def test_scorers_workspaces_config(live, slow_scorer) -> None:
         test = await c.scorers.test("classification_f1", live.ws("a-test"))
         assert test.result.summary.score == pytest.approx(F1_MACRO)
         assert (await c.scorers.load(path, force_reload=True)).total_loaded == 1
-        assert (await c.scorers.reload(path)).total_reloaded >= 0
+        assert (await c.scorers.reload(path)).total_reloaded == 0  # just loaded: unchanged
+        live.scorer_file.write_text(live.scorer_file.read_text() + "\n# touched (async test)\n")
+        assert (await c.scorers.reload(path)).total_reloaded == 1
         assert (await c.scorers.watch(path)).watch_started
         assert (await c.scorers.watch_status()).total_watched >= 1
         assert (await c.scorers.unwatch(path)).watch_stopped

@@ -63,10 +63,18 @@ def test_failed_job_exits_non_zero(live, cli) -> None:
 
 def test_logs_follow_and_cancel(live, cli, slow_scorer) -> None:
     ws = live.ws("cli-slow", scorer=slow_scorer, task_type="custom")
-    job = json.loads(cli("submit", ws, "--param", "seconds=0.8", "--json").stdout)
-    follow = cli("logs", job["job_id"], "--follow")
-    assert follow.exit_code == 0 and follow.stdout.strip()
+    job = json.loads(cli("submit", ws, "--param", "seconds=2", "--json").stdout)
+    follow = cli("logs", job["job_id"], "--follow", "--json")  # started while the job runs
+    assert follow.exit_code == 0
+    followed = [json.loads(line)["message"] for line in follow.stdout.splitlines() if line]
     assert json.loads(cli("status", job["job_id"], "--json").stdout)["status"] == "completed"
+    stored = [
+        json.loads(line)["message"]
+        for line in cli("logs", job["job_id"], "--json").stdout.splitlines()
+        if line
+    ]
+    # every line, including those written after the follow began (the score and the end)
+    assert followed == stored and len(stored) >= 3
 
     slow = json.loads(cli("submit", ws, "--param", "seconds=5", "--json").stdout)
     out = cli("cancel", slow["job_id"])

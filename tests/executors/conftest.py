@@ -33,9 +33,10 @@ from autoscorer.scorers.registry import registry
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_scorer() -> Iterator[None]:
-    registry.register(ExactLines)
+    mine = registry.replace(ExactLines) is None  # tests/security may have registered it
     yield
-    registry.unregister(ExactLines.name)
+    if mine:
+        registry.unregister(ExactLines.name)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ class ExactLines(Scorer):
     name = "test_exec_exact"
     primary_metric = "accuracy"
     thresholds: ClassVar[dict[str, float] | None] = None
+    ground_truth: ClassVar[tuple[str, ...] | None] = ("input/gt.csv",)
 
     def evaluate(self, ctx: ScoringContext) -> ScoreOutput:
         gt = ctx.gt_path.read_text().splitlines()

@@ -1,127 +1,164 @@
-"""A fake Kubernetes API server: a real HTTP server on 127.0.0.1 that records what it gets.
+"""A fake Kubernetes API server: a real HTTP server on 127.0.0.1 that behaves like one
+where the Kubernetes executor depends on it.
 
-It stores the Jobs and NetworkPolicies it receives (as plain JSON, exactly as
-sent), records deletions with their options, and plays a pod through
-``Pending -> Running -> <scenario>`` one step per pod listing. Scenarios:
-``Succeeded``, ``Failed`` (exit code), ``OOMKilled``, ``DeadlineExceeded``,
-``ImagePullBackOff`` and ``Running`` (never ends until deleted). No cluster is
-involved; it only speaks the few endpoints the Kubernetes executor uses.
+- every object received is validated against the Kubernetes 1.31 OpenAPI schemas
+  (``kubernetes-validate``, strict: unknown fields are refused) plus the checks the
+  API server adds (names, label values, namespace match, ``podFailurePolicy`` needs
+  ``restartPolicy: Never``): 422 otherwise;
+- every request is authorised against the Role of ``deploy/k8s/rbac.yaml``, bound in
+  the fake's namespace (as kustomize's ``namespace:`` would): 403 otherwise;
+- only its namespace exists; the PVC of ``pvc_name`` is the host folder ``pvc_root``;
+- pods are played by ``k8s_fake_pod`` (real processes, Job controller conditions); a pod
+  template that breaks the ``restricted`` Pod Security profile gets no pod (``k8s_fake_psa``);
+- the log endpoint answers 400 while the container is waiting, and streams the real
+  process output with ``follow=true``.
+
+No cluster is involved. Watches are not served (the executor polls).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import tempfile
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-TS = "2025-01-01T00:00:00Z"
-VERSION = {
-    "major": "1",
-    "minor": "29",
-    "gitVersion": "v1.29.0-fake",
-    "gitCommit": "0" * 40,
-    "gitTreeState": "clean",
-    "buildDate": TS,
-    "goVersion": "go1.21",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
-TS_END = "2025-01-01T00:00:02Z"
+import kubernetes_validate
+import yaml
+from k8s_fake_pod import Controller, FakeJob, FakePod, Node, Scenario
+from k8s_fake_proc import ProcessRunner, cleanup
+
+ROOT = Path(__file__).resolve().parents[2]
+RBAC = ROOT / "deploy" / "k8s" / "rbac.yaml"
+K8S_VERSION = "1.31"
+VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-fake", "gitCommit": "0" * 40,
+           "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.22",
+           "compiler": "gc", "platform": "linux/amd64"}  # fmt: skip
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# path -> (api group, resource); the verb comes from the method and the name
+_ROUTES = [
+    (re.compile(r"^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$"), "batch", "jobs"),
+    (re.compile(r"^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$"), "", "pods"),
+    (re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$"), "", "pods/log"),
+    (
+        re.compile(r"^/apis/networking.k8s.io/v1/namespaces/([^/]+)/networkpolicies(?:/([^/]+))?$"),
+        "networking.k8s.io",
+        "networkpolicies",
+    ),
+]
 
 
-@dataclass
-class Scenario:
-    phase: str = "Succeeded"
-    exit_code: int = 0
-    log: str = "hello from the pod\n"
-    steps_before_end: int = 2  # pod listings spent in Pending, then Running
-    on_run: Callable[[dict[str, Any]], None] | None = None  # "the pod's work" (e.g. write pred)
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+
+    def body(self) -> dict[str, Any]:
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": self.message, "reason": self.reason, "code": self.code}  # fmt: skip
 
 
-@dataclass
-class FakeJob:
-    manifest: dict[str, Any]
-    polls: int = 0
-    deleted: bool = False
-    ran: bool = False
+def role_rules(path: Path = RBAC) -> list[dict[str, Any]]:
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    (role,) = [d for d in docs if d["kind"] == "Role"]
+    return list(role["rules"])
+
+
+def validate(obj: dict[str, Any], namespace: str) -> None:
+    """What the API server checks on create (schema + the rules the schema cannot say)."""
+    try:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        raise ApiError(422, "Invalid", f"{obj.get('kind')} is invalid: {exc.message}") from exc
+    meta = obj["metadata"]
+    if meta.get("namespace", namespace) != namespace:
+        raise ApiError(400, "BadRequest", "the namespace of the object does not match the request")
+    if not _DNS_LABEL.match(meta.get("name", "")) or len(meta["name"]) > 63:
+        raise ApiError(422, "Invalid", f"metadata.name {meta.get('name')!r}: not a DNS-1123 label")
+    tpl = obj.get("spec", {}).get("template", {})
+    for where, labels in (("metadata", meta), ("template", tpl.get("metadata", {}))):
+        for key, value in labels.get("labels", {}).items():
+            if len(value) > 63 or not _LABEL_VALUE.match(value):
+                raise ApiError(422, "Invalid", f"{where}.labels[{key}]: invalid value {value!r}")
+    if obj.get("spec", {}).get("podFailurePolicy") and tpl["spec"]["restartPolicy"] != "Never":
+        raise ApiError(422, "Invalid", "podFailurePolicy requires restartPolicy Never")
 
 
 @dataclass
 class FakeCluster:
+    namespace: str
+    pvc_name: str
+    pvc_root: Path
     scenario: Scenario = field(default_factory=Scenario)
+    rules: list[dict[str, Any]] = field(default_factory=role_rules)
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     policies: list[dict[str, Any]] = field(default_factory=list)
     deletions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    denied: list[tuple[str, str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
-    # -- the simulated pod --
-    def _stage(self, job: FakeJob) -> str:
-        if job.polls < 1:
-            return "Pending"
-        if job.polls < self.scenario.steps_before_end or self.scenario.phase == "Running":
-            return "Running"
-        return self.scenario.phase
+    def __post_init__(self) -> None:
+        self.scratch = Path(tempfile.mkdtemp(prefix="k8s-fake-"))
+        self.runner = ProcessRunner(self.pvc_root, self.scratch)
+        self.controller = Controller(self)
 
-    def pod(self, name: str, job: FakeJob) -> dict[str, Any]:
-        stage = self._stage(job)
-        if stage not in ("Pending", "Running") and not job.ran:
-            job.ran = True
-            if self.scenario.on_run is not None:
-                self.scenario.on_run(job.manifest)
-        phase, cstate = _pod_phase(stage, self.scenario.exit_code)
-        image = job.manifest["spec"]["template"]["spec"]["containers"][0]["image"]
-        status = {"name": "submission", "image": image, "ready": False, "restartCount": 0}
-        status["imageID"] = "docker-pullable://registry.test/img@sha256:" + "ab" * 32
-        status["imageID"] = status["imageID"] if stage != "ImagePullBackOff" else ""
-        return {
-            "metadata": {"name": f"{name}-pod", "namespace": "x", "labels": {"job-name": name}},
-            "status": {"phase": phase, "containerStatuses": [{**status, "state": cstate}]},
-        }
+    def authorize(self, group: str, resource: str, verb: str, namespace: str) -> None:
+        allowed = namespace == self.namespace and any(
+            group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"]
+            for r in self.rules
+        )
+        if not allowed:
+            self.denied.append((group, resource, verb))
+            who = "system:serviceaccount:autoscorer:autoscorer-worker"
+            msg = f'{resource} is forbidden: User "{who}" cannot {verb} resource "{resource}" '
+            msg += f'in API group "{group}" in the namespace "{namespace}"'
+            raise ApiError(403, "Forbidden", msg)
 
-    def job_status(self, job: FakeJob) -> dict[str, Any]:
-        if self._stage(job) == "DeadlineExceeded":
-            cond = {"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}
-            return {"failed": 1, "conditions": [cond]}
-        return {"active": 1}
+    def create_job(self, body: dict[str, Any]) -> None:
+        name = body["metadata"]["name"]
+        if name in self.jobs and not self.jobs[name].deleted:
+            raise ApiError(409, "AlreadyExists", f'jobs.batch "{name}" already exists')
+        job = FakeJob(manifest=body)
+        self.jobs[name] = job
+        node = Node(self, job)
+        self.nodes.append(node)
+        node.thread.start()
 
+    def delete_job(self, name: str, options: dict[str, Any]) -> None:
+        job = self.jobs.get(name)
+        if job is None or job.deleted:
+            raise ApiError(404, "NotFound", f'jobs.batch "{name}" not found')
+        job.deleted = True
+        self.deletions.append({"name": name, "options": options, "at": time.time()})
+        pod = job.pod
+        if pod is not None and options.get("propagationPolicy") in ("Background", "Foreground"):
+            threading.Thread(target=self.controller.terminate, args=(pod,), daemon=True).start()
 
-def _pod_phase(stage: str, exit_code: int) -> tuple[str, dict[str, Any]]:
-    def terminated(code: int, reason: str) -> dict[str, Any]:
-        return {
-            "terminated": {
-                "exitCode": code,
-                "reason": reason,
-                "startedAt": TS,
-                "finishedAt": TS_END,
-            }
-        }
+    def pod_of(self, name: str) -> FakePod:
+        for job in self.jobs.values():
+            if job.pod is not None and job.pod.name == name:
+                return job.pod
+        raise ApiError(404, "NotFound", f'pods "{name}" not found')
 
-    if stage == "Pending":
-        return "Pending", {"waiting": {"reason": "ContainerCreating"}}
-    if stage == "ImagePullBackOff":
-        msg = 'Back-off pulling image "nope"'
-        return "Pending", {"waiting": {"reason": "ImagePullBackOff", "message": msg}}
-    if stage == "Running":
-        return "Running", {"running": {"startedAt": TS}}
-    if stage == "Succeeded":
-        return "Succeeded", terminated(0, "Completed")
-    if stage == "OOMKilled":
-        return "Failed", terminated(137, "OOMKilled")
-    if stage == "DeadlineExceeded":
-        return "Failed", terminated(137, "DeadlineExceeded")
-    return "Failed", terminated(exit_code, "Error")
+    def pods(self) -> list[FakePod]:
+        return [j.pod for j in self.jobs.values() if j.pod is not None and not j.deleted]
 
-
-_JOBS = re.compile(r"^/apis/batch/v1/namespaces/([^/]+)/jobs(?:/([^/]+))?$")
-_PODS = re.compile(r"^/api/v1/namespaces/([^/]+)/pods$")
-_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
-_POLICIES = re.compile(r"^/apis/networking.k8s.io/v1/namespaces/([^/]+)/networkpolicies$")
+    def shutdown(self) -> None:
+        for node in self.nodes:
+            if node.pod.deleted_at is None:
+                node.pod.deleted_at = time.time()
+            self.controller.terminate(node.pod)
+        cleanup(self.scratch)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -130,96 +167,142 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep test output clean
         return None
 
-    def _send(self, code: int, body: Any, ctype: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    def _send(self, code: int, body: Any) -> None:
+        data = json.dumps(body).encode()
         self.send_response(code)
-        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _route(self, method: str) -> tuple[str, str, str, str | None, str]:
+        """(group, resource, namespace, name, verb) of this request, authorised."""
+        url = urlparse(self.path)
+        for pattern, group, resource in _ROUTES:
+            if m := pattern.match(url.path):
+                ns, name = m.group(1), m.group(2)
+                watch = parse_qs(url.query).get("watch", ["false"])[0] == "true"
+                verb = {"POST": "create", "DELETE": "delete"}.get(method) or (
+                    "watch" if watch else ("get" if name else "list")
+                )
+                self.cluster.authorize(group, resource, verb, ns)
+                return group, resource, ns, name, verb
+        raise ApiError(
+            404, "NotFound", f"the server could not find the requested resource {url.path}"
+        )
+
+    def _handle(self, method: str) -> None:
+        c = self.cluster
+        c.requests.append((method, urlparse(self.path).path))
+        try:
+            if urlparse(self.path).path.rstrip("/") == "/version":
+                self._send(200, VERSION)
+                return
+            route = self._route(method)
+            if route[1] == "pods/log":
+                self._log(route[3] or "")
+                return
+            with c.lock:
+                code, body = getattr(self, f"_{method.lower()}")(*route)
+            self._send(code, body)
+        except ApiError as exc:
+            self._send(exc.code, exc.body())
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
 
     def _body(self) -> dict[str, Any]:
         n = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(n) or b"{}")
 
-    def _not_found(self, what: str) -> None:
-        status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}
-        self._send(404, {**status, "reason": "NotFound", "message": f"{what} not found"})
-
-    def do_GET(self) -> None:
-        url = urlparse(self.path)
+    def _get(self, group: str, resource: str, ns: str, name: str | None, verb: str) -> Any:
         c = self.cluster
-        with c.lock:
-            c.requests.append(("GET", url.path))
-            if url.path == "/version" or url.path == "/version/":
-                self._send(200, VERSION)
-            elif m := _JOBS.match(url.path):
-                self._get_job(m.group(2))
-            elif _PODS.match(url.path):
-                selector = parse_qs(url.query).get("labelSelector", [""])[0]
-                self._list_pods(selector.removeprefix("job-name="))
-            elif _LOG.match(url.path):
-                self._send(200, c.scenario.log.encode(), "text/plain")
-            else:
-                self._not_found(url.path)
-
-    def _get_job(self, name: str | None) -> None:
-        job = self.cluster.jobs.get(name or "")
-        if job is None or job.deleted:
-            self._not_found(f"jobs {name}")
-            return
-        self._send(200, {**job.manifest, "status": self.cluster.job_status(job)})
-
-    def _list_pods(self, name: str) -> None:
-        job = self.cluster.jobs.get(name)
-        items = []
-        if job is not None and not job.deleted:
-            items.append(self.cluster.pod(name, job))
-            job.polls += 1
-        self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
-
-    def do_POST(self) -> None:
-        url = urlparse(self.path)
-        body = self._body()
-        c = self.cluster
-        with c.lock:
-            c.requests.append(("POST", url.path))
-            if _JOBS.match(url.path):
-                c.jobs[body["metadata"]["name"]] = FakeJob(manifest=body)
-                self._send(201, body)
-            elif _POLICIES.match(url.path):
-                names = [p["metadata"]["name"] for p in c.policies]
-                if body["metadata"]["name"] in names:
-                    self._send(409, {"kind": "Status", "code": 409, "reason": "AlreadyExists"})
-                    return
-                c.policies.append(body)
-                self._send(201, body)
-            else:
-                self._not_found(url.path)
-
-    def do_DELETE(self) -> None:
-        url = urlparse(self.path)
-        body = self._body()
-        c = self.cluster
-        with c.lock:
-            c.requests.append(("DELETE", url.path))
-            m = _JOBS.match(url.path)
-            job = c.jobs.get(m.group(2) or "") if m else None
+        if ns != c.namespace:
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
+        if resource == "jobs" and name:
+            job = c.jobs.get(name)
             if job is None or job.deleted:
-                self._not_found(url.path)
-                return
-            job.deleted = True
-            c.deletions.append({"name": m.group(2) if m else None, "options": body})
-            self._send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
+                raise ApiError(404, "NotFound", f'jobs.batch "{name}" not found')
+            return 200, {**job.manifest, "status": job.status()}
+        if resource == "pods" and not name:
+            query = parse_qs(urlparse(self.path).query).get("labelSelector", [""])[0]
+            key, _, value = query.partition("=")
+            items = [p.to_json(ns) for p in c.pods() if p.labels.get(key) == value]
+            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+        raise ApiError(405, "MethodNotAllowed", f"{verb} {resource} is not served by the fake")
+
+    def _post(self, group: str, resource: str, ns: str, name: str | None, verb: str) -> Any:
+        c = self.cluster
+        body = self._body()
+        if ns != c.namespace:
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
+        validate(body, ns)
+        if resource == "jobs":
+            c.create_job(body)
+            return 201, body
+        if any(p["metadata"]["name"] == body["metadata"]["name"] for p in c.policies):
+            raise ApiError(409, "AlreadyExists", "networkpolicies already exists")
+        c.policies.append(body)
+        return 201, body
+
+    def _delete(self, group: str, resource: str, ns: str, name: str | None, verb: str) -> Any:
+        if resource != "jobs" or not name:
+            raise ApiError(405, "MethodNotAllowed", "only Jobs are deleted by the executor")
+        self.cluster.delete_job(name, self._body())
+        return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success"}
+
+    def _log(self, name: str) -> None:
+        c = self.cluster
+        with c.lock:
+            pod = c.pod_of(name)
+            if not pod.started or pod.log_path is None:
+                why = pod.state.get("waiting", {}).get("reason", "PodInitializing")
+                raise ApiError(400, "BadRequest", f'container "submission" in pod "{name}" '
+                               f"is waiting to start: {why}")  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if c.scenario.log_hangs:
+            time.sleep(60)
+            return
+        follow = parse_qs(urlparse(self.path).query).get("follow", ["false"])[0] == "true"
+        self._stream(pod, follow)
+
+    def _stream(self, pod: FakePod, follow: bool) -> None:
+        assert pod.log_path is not None
+        with open(pod.log_path, "rb") as fh:
+            while True:
+                ended = not follow or pod.process_ended_at is not None
+                chunk = fh.read(65536)
+                if chunk:
+                    try:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                    except OSError:  # the client went away
+                        return
+                    continue
+                if ended:
+                    return
+                time.sleep(0.02)
 
 
 class FakeApiServer:
-    """``with FakeApiServer() as fake: fake.url, fake.cluster``."""
+    """``with FakeApiServer(pvc_root) as fake: fake.url, fake.cluster``."""
 
-    def __init__(self) -> None:
-        self.cluster = FakeCluster()
+    def __init__(
+        self, pvc_root: Path, namespace: str = "autoscorer", pvc_name: str = "autoscorer-workspaces"
+    ) -> None:
+        self.cluster = FakeCluster(namespace, pvc_name, pvc_root)
         handler = type("Handler", (_Handler,), {"cluster": self.cluster})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -230,6 +313,7 @@ class FakeApiServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.cluster.shutdown()
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(5)

@@ -58,14 +58,47 @@ def test_migrations_create_the_schema(kind: str, database_factory: Any) -> None:
     url = database_factory(kind)
     s = JobStore(url)
     try:
-        assert current_revision(s.engine) == head_revision() == "0001"
+        assert current_revision(s.engine) == head_revision() == "0002"
         tables = set(inspect(s.engine).get_table_names())
         assert tables == {"jobs", "job_logs", "idempotency_keys", "alembic_version"}
         with s.engine.connect() as conn:  # the migration creates exactly the models
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         again = JobStore(url)  # opening an up-to-date store changes nothing
-        assert current_revision(again.engine) == "0001"
+        assert current_revision(again.engine) == "0002"
         again.close()
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_a_store_at_0001_upgrades_and_keeps_its_jobs_without_owner(
+    kind: str, database_factory: Any
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from autoscorer.jobs.db import alembic_config, make_engine
+
+    url = database_factory(kind)
+    engine = make_engine(url)
+    command.upgrade(alembic_config(engine), "0001")
+    stamp = "2024-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO jobs (job_id, status, workspace_path, executor, queue, config, "
+                "progress, created_at, updated_at, attempts) VALUES ('old-job', 'completed', "
+                "'/w', 'local', 'default', '{}', 1.0, :t, :t, 1)"
+            ),
+            {"t": stamp},
+        )
+    engine.dispose()
+    s = JobStore(url)
+    try:
+        assert current_revision(s.engine) == "0002"
+        assert s.get("old-job")["owner"] is None
+        assert s.list(owner="someone") == ([], 0)
+        assert [j["job_id"] for j in s.list()[0]] == ["old-job"]
     finally:
         s.close()
 

@@ -310,5 +310,5 @@ def test_predictions_linking_outside_the_workspace_are_not_read(
     root = make_ws(pred=None)
     (root / "output" / "pred.csv").symlink_to(secret)
     report = validate(root)
-    assert report["errors"] == ["output/pred.csv links to a file outside the workspace"]
+    assert report["errors"] == ["output/pred.csv is a symbolic link; write a regular file"]
     assert "root" not in json.dumps(report["errors"])

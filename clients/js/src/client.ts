@@ -2,12 +2,13 @@
 
 import { camelize } from './case.js';
 import { WaitTimeout, type ErrorDetail } from './errors.js';
-import { Http, type Call, type FetchLike, sleep } from './http.js';
+import { Http, type Call, type FetchLike, apiError, readJson, sleep } from './http.js';
 import { IDEMPOTENCY_HEADER, newIdempotencyKey } from './idempotency.js';
 import { LogCursor, PollSchedule, isStream, parseStreamLine, readLines } from './logs.js';
 import { Config, Scorers, Workspaces } from './resources.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
 import type {
+  ArtifactDownload,
   BatchCancelled,
   BatchStatus,
   BatchSubmitted,
@@ -243,6 +244,28 @@ export class AutoScorerClient {
     return { success: false, data, errors: failureOf(status, env.errors, data?.result) };
   }
 
+  /**
+   * One artifact of a finished job, by its name (`confusion_matrix`) or file name
+   * (`confusion_matrix.png`): its bytes, content type and file name.
+   */
+  async downloadArtifact(
+    jobId: string,
+    name: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ArtifactDownload> {
+    const path = `${API}/jobs/${seg(jobId)}/artifacts/${seg(name)}`;
+    const response = await this.http.send({ method: 'GET', path, timeout: 0 }, options.signal);
+    if (!response.ok) throw apiError(response, await readJson(response));
+    const data = new Uint8Array(await response.arrayBuffer());
+    return {
+      name,
+      filename: artifactFilename(response.headers.get('content-disposition'), name),
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+      size: data.byteLength,
+      data,
+    };
+  }
+
   /** Cancel a queued or running job. */
   cancelJob(jobId: string): Promise<CancelledJob> {
     return this.http.request({ method: 'DELETE', path: `${API}/jobs/${seg(jobId)}` });
@@ -302,4 +325,13 @@ function failureOf(
   if (reason) return [reason];
   const code = status.status === 'cancelled' ? 'CANCELLED' : 'EXECUTION_FAILED';
   return [{ code, message: `job ${status.jobId} ended ${status.status}` }];
+}
+
+/** The file name the server gave (`Content-Disposition`), its last path part only. */
+function artifactFilename(header: string | null, fallback: string): string {
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(header ?? '');
+  const plain = /filename="([^"]+)"/i.exec(header ?? '');
+  const raw = star ? decodeURIComponent(star[1]) : plain ? plain[1] : fallback;
+  const base = raw.split(/[\\/]/).pop() ?? '';
+  return base && base !== '.' && base !== '..' ? base : fallback;
 }

@@ -248,3 +248,14 @@ export interface SystemStatus {
   resources: Record<string, unknown>;
   executors: Record<string, unknown>;
 }
+
+/** A downloaded artifact (`downloadArtifact`). */
+export interface ArtifactDownload {
+  /** The name asked for. */
+  name: string;
+  /** The file name the server gave. */
+  filename: string;
+  contentType: string;
+  size: number;
+  data: Uint8Array;
+}

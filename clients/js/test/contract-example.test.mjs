@@ -3,14 +3,12 @@
 // workspace path point at the test server (the contract's are placeholders), and
 // the final streamLogs promise is awaited so the test ends after the stream does.
 import assert from 'node:assert/strict';
-import { after, before, test as nodeTest } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { ADMIN_KEY, apiMissing, startServer } from '../testlib/server.mjs';
+import { ADMIN_KEY, startServer } from '../testlib/server.mjs';
 
-const skip = apiMissing() ?? false;
-const test = (name, fn) => nodeTest(name, { skip }, fn);
 let srv;
-before(async () => { if (!skip) srv = await startServer(); });
+before(async () => { srv = await startServer(); });
 after(async () => { await srv?.stop(); });
 
 test('the contract example runs as written', async () => {

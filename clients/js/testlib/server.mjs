@@ -1,6 +1,6 @@
 // Start the real AutoScorer server (Python) for the tests: 127.0.0.1, a free port,
 // a temporary SQLite file, the in-process queue, API keys; stop it at the end.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -60,13 +60,6 @@ async function waitHealthy(url, child, logFile) {
  * Why the real server cannot start in this tree, or null when it can. Only the
  * absence of the API's job routes counts; any other failure to start is an error.
  */
-export function apiMissing() {
-  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('autoscorer.jobs.service') is None)";
-  const out = spawnSync(process.env.PYTHON ?? 'python3', ['-c', probe]);
-  if (out.error) throw out.error;
-  return out.status === 0 ? null : "the job service (autoscorer.jobs.service) is not in this tree";
-}
-
 export async function startServer() {
   const root = mkdtempSync(join(tmpdir(), 'autoscorer-js-'));
   const workspaces = join(root, 'ws');

@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from autoscorer.api.ratelimit import Limiter
 from autoscorer.api.runtime import Runtime
-from autoscorer.api.security import Principal, RateLimiter, authenticate, check_role
+from autoscorer.api.security import Principal, authenticate, check_role
 from autoscorer.settings import Role, Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API key; optional when none is configured")
@@ -38,8 +39,8 @@ async def current_key(
     if principal.name == "anonymous":
         caller = f"ip:{request.client.host if request.client else 'unknown'}"
     rate = principal.rate_limit if principal.rate_limit is not None else settings.rate_limit
-    limiter: RateLimiter = request.app.state.limiter
-    limiter.hit(caller, rate, settings.rate_limit_burst)
+    limiter: Limiter = request.app.state.limiter
+    await limiter.acquire(caller, rate, settings.rate_limit_burst)
     return principal
 
 

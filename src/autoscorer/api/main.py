@@ -10,6 +10,7 @@ builds its own app from the same environment.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from autoscorer import __version__
 from autoscorer.api import errors, openapi
 from autoscorer.api.envelope import RequestIdMiddleware
+from autoscorer.api.ratelimit import make_limiter
 from autoscorer.api.routes import (
     config,
     health,
@@ -32,11 +34,13 @@ from autoscorer.api.routes import (
 )
 from autoscorer.api.runtime import Runtime
 from autoscorer.api.schemas import ERROR_RESPONSES
-from autoscorer.api.security import BodyLimitMiddleware, RateLimiter
+from autoscorer.api.security import BodyLimitMiddleware
+from autoscorer.config_guard import startup_warnings
 from autoscorer.observability.logs import configure_logging
 from autoscorer.observability.middleware import ObservabilityMiddleware
 from autoscorer.settings import Settings
 
+log = logging.getLogger("autoscorer.api")
 DESCRIPTION = """\
 Submit scoring jobs, follow them, read results and logs; manage scorers
 (including hot-reloaded custom ones), workspaces and the configuration.
@@ -63,6 +67,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     """A new app; ``runtime`` may be given to share a job service (tests, embedding)."""
     settings = settings or Settings()
     configure_logging(settings)
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
     app = FastAPI(
         title="AutoScorer API",
         version=__version__,
@@ -73,7 +79,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     openapi.install(app)
     app.state.settings = settings
-    app.state.limiter = RateLimiter()
+    app.state.limiter = make_limiter(settings)
     app.state.runtime = runtime or Runtime()
     app.state.started_at = time.time()
     errors.install(app)

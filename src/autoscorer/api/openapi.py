@@ -26,6 +26,7 @@ RENAMED = {
     "job_status": "getJobStatus",
     "job_result": "getJobResult",
     "job_logs": "getJobLogs",
+    "job_artifact": "getJobArtifact",
     "create_workspace": "initWorkspace",
     "read_config": "getConfig",
     "status": "getSystemStatus",

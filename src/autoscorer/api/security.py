@@ -42,6 +42,12 @@ class Principal:
     def allows(self, role: Role) -> bool:
         return _RANK[self.role] >= _RANK[role]
 
+    @property
+    def owner_scope(self) -> str | None:
+        """The owner this caller's job reads are confined to: a submitter sees only the
+        jobs it submitted; readers and admins see every job (None)."""
+        return self.name if self.role == "submitter" else None
+
 
 def authenticate(settings: Settings, token: str | None) -> Principal:
     """The principal for a bearer ``token`` (None when no Authorization header came)."""
@@ -67,6 +73,17 @@ def check_role(principal: Principal, role: Role) -> None:
         )
 
 
+def check_scorer_loading(settings: Settings) -> None:
+    """Loading a scorer file runs its code in the server: a host may turn it off."""
+    if not settings.api_scorer_loading:
+        raise Forbidden(
+            "loading scorer files over the API is turned off on this server "
+            "(security.scorer_loading / AUTOSCORER_API_SCORER_LOADING is false)",
+            field="file_path",
+            details={"setting": "security.scorer_loading"},
+        )
+
+
 class RateLimiter:
     """A token bucket per caller: ``rate`` requests/s on average, bursts up to ``burst``."""
 
@@ -75,6 +92,10 @@ class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, at)
+
+    async def acquire(self, caller: str, rate: float, burst: int) -> None:
+        """:meth:`hit`, under the interface the shared (Redis) limiter has too."""
+        self.hit(caller, rate, burst)
 
     def hit(self, caller: str, rate: float, burst: int) -> None:
         """Take one token for ``caller`` or raise :class:`QuotaExceeded` with retry_after."""
@@ -103,8 +124,14 @@ def inside_roots(path: str, roots: list[str], field: str) -> Path:
     ``~`` is never expanded (no user database look-up): :func:`check_api_path` refuses it.
     """
     check_api_path(path, field)
+    if not roots:  # no root configured allows nothing, never everything
+        raise Forbidden(
+            f"{field} {path!r} is refused: no allowed roots are configured for it",
+            field=field,
+            details={"allowed_roots": []},
+        )
     candidate = Path(path)
-    if not candidate.is_absolute() and roots:
+    if not candidate.is_absolute():
         candidate = Path(roots[0]) / candidate
     try:
         return resolve_inside(candidate, roots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from autoscorer import __version__
-from autoscorer.cli import jobs_remote, run, scorers, serve, worker, workspace
+from autoscorer.cli import artifacts, jobs_remote, k8s, run, scorers, serve, worker, workspace
 
 app = typer.Typer(
     name="autoscorer",
@@ -31,7 +31,7 @@ def _root(
     """AutoScorer command line."""
 
 
-for module in (workspace, scorers, run, worker, serve, jobs_remote):
+for module in (workspace, scorers, run, worker, serve, jobs_remote, artifacts, k8s):
     module.register(app)
 
 

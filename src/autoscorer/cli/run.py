@@ -110,21 +110,25 @@ def spinner(quiet: bool) -> Iterator[Callable[[str, float], None]]:
 
 
 def _make_executor(request: PipelineRequest, config: str | None) -> Executor:
-    from autoscorer.executors import get_executor
+    from autoscorer.executors.factory import make_executor
 
-    return get_executor(request.executor, **parse_json_option(config, "--executor-config"))
+    overrides = parse_json_option(config, "--executor-config")
+    return make_executor(request.executor, None, **overrides)
 
 
 def _dry_run(request: PipelineRequest, executor: Executor, scorer: str | None) -> None:
-    from autoscorer.executors import apply_overrides
+    from autoscorer.errors import MissingParameter
+    from autoscorer.pipeline.plan import JobPlan, plan_job
     from autoscorer.pipeline.run import inference_spec
-    from autoscorer.scorers.registry import get_scorer
-    from autoscorer.workspace.layout import Workspace
 
-    meta = apply_overrides(Workspace.at(request.workspace).load_meta(), request.overrides)
-    name = scorer or meta.scorer
-    cls = get_scorer(name) if name else None
-    print_json(executor.describe(inference_spec(request, meta, cls)))
+    plan: JobPlan | None = None
+    try:
+        plan = plan_job(
+            request.workspace, scorer=scorer, overrides=request.overrides, job_id=request.job_id
+        )
+    except MissingParameter:  # no scorer anywhere: the spec expects pred.csv or pred.json
+        plan = None
+    print_json(executor.describe(inference_spec(request, plan)))
 
 
 def _say_outcome(outcome: RunOutcome) -> None:

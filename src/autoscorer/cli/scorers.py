@@ -222,14 +222,19 @@ def reload_cmd(
     from autoscorer.scorers.loader import default_loader, reload_data
 
     with handle_errors(as_json):
-        data = reload_data(default_loader().reload_file(file, scorer_name=name))
+        loader = default_loader()
+        reloaded = loader.reload_file(file, scorer_name=name)
+        live = {k: v for k, v in loader.versions(file).items() if name is None or k == name}
+        data = reload_data(reloaded, live)
     if as_json:
         print_json(data)
         return
     for s in data["reloaded_scorers"]:
         say(esc(f"reloaded {s['name']}: {s['old_version']} -> {s['new_version']}"))
-    if not data["reloaded_scorers"]:
-        say("unchanged: nothing reloaded")
+    for s in data["unchanged_scorers"]:
+        say(esc(f"unchanged {s['name']} {s['version']}: the file's content is already loaded"))
+    if not data["reloaded_scorers"] and not data["unchanged_scorers"]:
+        say(esc(data["message"]))
 
 
 def register(app: typer.Typer) -> None:

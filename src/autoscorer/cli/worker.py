@@ -22,11 +22,9 @@ def worker(
 ) -> None:
     """Run jobs from the broker (AUTOSCORER_BROKER_URL) against the store
     (AUTOSCORER_DATABASE_URL). Start as many as you like, on as many machines."""
-    from autoscorer.jobs import hooks
-    from autoscorer.jobs.queues.celery_app import app
+    from autoscorer.jobs.factory import start_worker_reaper
+    from autoscorer.jobs.queues.celery_app import make_app
     from autoscorer.jobs.queues.celery_queue import CeleryQueue
-    from autoscorer.jobs.reaper import Reaper
-    from autoscorer.jobs.store import JobStore
     from autoscorer.observability import configure_logging, start_worker_exporter
     from autoscorer.settings import Settings
 
@@ -34,17 +32,8 @@ def worker(
     configure_logging(settings)
     if metrics_port is not None:
         start_worker_exporter(metrics_port)
-    lost = None
-    if reaper:
-        store = JobStore(settings.database_url)
-        hooks.install(settings, store)  # the reaper's requeues and WORKER_LOST send webhooks too
-        lost = Reaper(
-            store,
-            CeleryQueue(app).enqueue,
-            max_attempts=settings.job_max_attempts,
-            interval=settings.reaper_interval,
-        )
-        lost.start()
+    app = make_app(settings)
+    lost = start_worker_reaper(settings, CeleryQueue(app).enqueue) if reaper else None
     argv = ["worker", f"--queues={queues}", f"--concurrency={concurrency}", f"--pool={pool}"]
     argv += [f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if hostname:

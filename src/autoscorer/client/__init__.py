@@ -69,6 +69,7 @@ from autoscorer.client._errors import (
     WorkspaceInvalid,
 )
 from autoscorer.client._models import (
+    Artifact,
     BatchCancelled,
     BatchStatus,
     BatchSubmitted,
@@ -102,6 +103,7 @@ from autoscorer.client.webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "APIError",
+    "Artifact",
     "AsyncAutoScorerClient",
     "AutoScorerClient",
     "AutoScorerClientError",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, overload
 
 import httpx
 
@@ -15,9 +16,13 @@ from autoscorer.client._async_resources import Config, Scorers, Workspaces
 from autoscorer.client._base import (
     DEFAULT_TIMEOUT,
     ClientSettings,
+    StrPath,
+    atomic_file,
     build_request,
+    download_target,
     handle,
     key_in_progress,
+    raise_for_download,
     result_envelope,
     retry_after,
     transport_error,
@@ -248,6 +253,30 @@ class AsyncAutoScorerClient:
             await asyncio.sleep(schedule.next_sleep())
         answer = result_envelope(await self._send(calls.get_job_result(job_id)))
         return outcome(status, answer)
+
+    @overload
+    async def download_artifact(self, job_id: str, name: str, dest: None = None) -> bytes: ...
+
+    @overload
+    async def download_artifact(self, job_id: str, name: str, dest: StrPath) -> Path: ...
+
+    async def download_artifact(self, job_id: str, name: str, dest: StrPath | None = None) -> Any:
+        """One artifact of a finished job, by its name (``confusion_matrix``) or file name.
+
+        Without ``dest`` its bytes are returned. With ``dest`` they are streamed to that
+        file (or, when ``dest`` is a directory, to the server's file name inside it) and
+        its path is returned; the file appears only once complete.
+        """
+        async with self._stream(calls.get_artifact(job_id, name)) as response:
+            if response.is_error or dest is None:
+                await response.aread()
+                raise_for_download(response)
+                return response.content
+            target = download_target(dest, response, name)
+            with atomic_file(target) as fh:
+                async for chunk in response.aiter_bytes():
+                    fh.write(chunk)
+        return target
 
     async def cancel_job(self, job_id: str) -> m.CancelledJob:
         """Cancel a queued or running job."""

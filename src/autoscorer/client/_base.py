@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import tempfile
 import uuid
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, TypeVar
+from urllib.parse import unquote
 
 import httpx
 import pydantic
@@ -17,6 +23,7 @@ from autoscorer.client._models import ErrorDetail, JobResult, Response
 from autoscorer.client._retry import RetryPolicy, as_policy, parse_retry_after
 
 T = TypeVar("T")
+StrPath = str | os.PathLike[str]
 
 DEFAULT_BASE_URL = "http://localhost:8000"
 DEFAULT_TIMEOUT = 30.0
@@ -203,3 +210,37 @@ def result_envelope(response: httpx.Response) -> Response[JobResult]:
             success=err is None, data=body if err is None else None, errors=errors
         )
     return Response[JobResult].model_validate(body)
+
+
+def raise_for_download(response: httpx.Response) -> None:
+    """Raise the API error of a (read) download answer that failed."""
+    if response.is_error:
+        raise api_error(response, read_body(response))
+
+
+def download_target(dest: str | os.PathLike[str], response: httpx.Response, name: str) -> Path:
+    """Where to write a download: ``dest`` itself, or the server's file name inside ``dest``
+    when it is a directory (only the last part of that name is used)."""
+    target = Path(dest)
+    if not target.is_dir():
+        return target
+    header = response.headers.get("content-disposition", "")
+    match = re.search(r"filename\*=UTF-8''([^;]+)", header) or re.search(
+        r'filename="([^"]+)"', header
+    )
+    filename = PurePosixPath(unquote(match.group(1)) if match else name).name
+    return target / (filename if filename not in ("", ".", "..") else name)
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[BinaryIO]:
+    """A file that appears at ``target`` only once completely written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -148,6 +148,12 @@ def get_job_logs(
     )
 
 
+def get_artifact(job_id: str, name: str) -> Call[Any]:
+    """``GET /jobs/{id}/artifacts/{name}``: the answer is the file's bytes, not an envelope."""
+    path = f"{API}/jobs/{_seg(job_id)}/artifacts/{_seg(name)}"
+    return Call("GET", path, lambda data: data, timeout=FOLLOW_TIMEOUT)
+
+
 def cancel_job(job_id: str) -> Call[m.CancelledJob]:
     return Call("DELETE", f"{API}/jobs/{_seg(job_id)}", m.CancelledJob.model_validate)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, overload
 
 import httpx
 
@@ -14,9 +15,13 @@ from autoscorer.client import _models as m
 from autoscorer.client._base import (
     DEFAULT_TIMEOUT,
     ClientSettings,
+    StrPath,
+    atomic_file,
     build_request,
+    download_target,
     handle,
     key_in_progress,
+    raise_for_download,
     result_envelope,
     retry_after,
     transport_error,
@@ -266,6 +271,30 @@ class AutoScorerClient:
             time.sleep(schedule.next_sleep())
         answer = result_envelope(self._send(calls.get_job_result(job_id)))
         return outcome(status, answer)
+
+    @overload
+    def download_artifact(self, job_id: str, name: str, dest: None = None) -> bytes: ...
+
+    @overload
+    def download_artifact(self, job_id: str, name: str, dest: StrPath) -> Path: ...
+
+    def download_artifact(self, job_id: str, name: str, dest: StrPath | None = None) -> Any:
+        """One artifact of a finished job, by its name (``confusion_matrix``) or file name.
+
+        Without ``dest`` its bytes are returned. With ``dest`` they are streamed to that
+        file (or, when ``dest`` is a directory, to the server's file name inside it) and
+        its path is returned; the file appears only once complete.
+        """
+        with self._stream(calls.get_artifact(job_id, name)) as response:
+            if response.is_error or dest is None:
+                response.read()
+                raise_for_download(response)
+                return response.content
+            target = download_target(dest, response, name)
+            with atomic_file(target) as fh:
+                for chunk in response.iter_bytes():
+                    fh.write(chunk)
+        return target
 
     def cancel_job(self, job_id: str) -> m.CancelledJob:
         """Cancel a queued or running job."""

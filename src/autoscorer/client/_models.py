@@ -61,12 +61,20 @@ class Summary(Model):
     message: str | None = None
 
 
+class Artifact(Model):
+    """A file a scorer wrote (``output/artifacts/``); download it with ``download_artifact``."""
+
+    path: str
+    size: int
+    type: str
+
+
 class ResultData(Model):
     """A job's ``result.json``: summary, metrics, artifacts, timing, ..."""
 
     summary: Summary = Field(default_factory=Summary)
     metrics: dict[str, Any] = Field(default_factory=dict)
-    artifacts: dict[str, Any] = Field(default_factory=dict)
+    artifacts: dict[str, Artifact] = Field(default_factory=dict)
     timing: dict[str, Any] = Field(default_factory=dict)
     resources: dict[str, Any] = Field(default_factory=dict)
     versioning: dict[str, Any] = Field(default_factory=dict)
@@ -241,9 +249,16 @@ class ReloadedScorer(Model):
     reloaded_at: str | None = None
 
 
+class UnchangedScorer(Model):
+    name: str
+    version: str | None = None
+
+
 class ScorersReloaded(Model):
     reloaded_scorers: list[ReloadedScorer] = Field(default_factory=list)
     total_reloaded: int = 0
+    unchanged_scorers: list[UnchangedScorer] = Field(default_factory=list)
+    message: str | None = None
 
 
 class WatchStarted(Model):

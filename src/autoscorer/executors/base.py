@@ -29,6 +29,7 @@ logger = logging.getLogger("autoscorer.executors")
 LogFn = Callable[[str, str, str], None]
 # elapsed seconds of the running sandbox
 TickFn = Callable[[float], None]
+UsageFn = Callable[["Sample"], None]  # the sandbox's latest resource reading, on each tick
 
 SANDBOX_ROOT = "/workspace"
 
@@ -76,10 +77,12 @@ class RunSpec:
 
 @dataclass
 class Sample:
-    """One resource reading: CPU in cores, memory in bytes."""
+    """One resource reading: CPU in cores, memory in bytes, and the bytes read and written
+    to disk since the sandbox started (a running total)."""
 
     cpu: float | None = None
     memory: int | None = None
+    disk_io: int | None = None
 
 
 @dataclass
@@ -140,6 +143,9 @@ class Run:
         self.log_tail = ""
         self.peak_cpu: float | None = None
         self.peak_memory: int | None = None
+        self.last_sample: Sample | None = None  # the latest reading (live usage)
+        self.disk_io: int | None = None  # bytes read + written to disk so far
+        self.disk_full = False  # the writes filled the disk quota
         self.extra: dict[str, Any] = {}  # added to run_info.json
         self.scratch: dict[str, Any] = {}  # per-run state of middleware
         self._on_log = on_log
@@ -187,6 +193,8 @@ class Executor(abc.ABC):
 
     name: ClassVar[str] = "base"
     tick: float = 0.1
+    # mount output/ and logs/ from a filesystem of spec.disk_bytes (executors.quota)
+    stages_disk: ClassVar[bool] = False
 
     def __init__(self, middleware: Sequence[Middleware] | None = None) -> None:
         from autoscorer.executors.middleware import default_middleware
@@ -228,24 +236,29 @@ class Executor(abc.ABC):
         cancel: Cancellable | None = None,
         on_log: LogFn | None = None,
         on_tick: TickFn | None = None,
+        on_usage: UsageFn | None = None,
     ) -> RunOutcome:
-        """Run ``spec`` to the end. Failures come back in ``outcome.error``, never raised."""
+        """Run ``spec`` to the end. Failures come back in ``outcome.error``, never raised.
+
+        ``on_tick`` gets the seconds elapsed and ``on_usage`` the latest resource sample
+        (when there is one) about every ``tick`` while the sandbox runs."""
         run = Run(spec, cancel, on_log)
         with self._lock:
             self._active[spec.job_id] = run
         try:
-            self._execute(run, on_tick)
+            self._execute(run, on_tick, on_usage)
         finally:
             with self._lock:
                 self._active.pop(spec.job_id, None)
             self._cleanup(run)
+            self._collect_disk(run)
         for link in remove_planted_links(spec):
             run.log("WARNING", f"removed the symbolic link {link} left by the submission")
         outcome = classify(self.name, run)
         self._hook("after_run", run, outcome)
         return outcome
 
-    def _execute(self, run: Run, on_tick: TickFn | None) -> None:
+    def _execute(self, run: Run, on_tick: TickFn | None, on_usage: UsageFn | None) -> None:
         try:
             self._hook("before_run", run)
             if run.cancel_token is not None and run.cancel_token.cancelled:
@@ -256,6 +269,7 @@ class Executor(abc.ABC):
             # a prediction is fresh if written after this instant: a fast command can finish
             # before start() returns, so the wall clock is read before, not after
             run.started_wall = time.time()
+            self._stage_disk(run)
             run.sandbox = self.start(run.spec, run)
             run.started = time.monotonic()
             if run.stop_reason is not None:
@@ -263,7 +277,7 @@ class Executor(abc.ABC):
                 # to kill (setting .sandbox before this check closes the window)
                 run.sandbox.kill()
             self._hook("after_start", run)
-            self._wait(run, run.sandbox, on_tick)
+            self._wait(run, run.sandbox, on_tick, on_usage)
             run.ended = time.monotonic()
             run.state = run.sandbox.finish()
         except AutoScorerError as exc:
@@ -278,13 +292,31 @@ class Executor(abc.ABC):
             run.ended = run.ended or time.monotonic()
             self._hook("after_stop", run)
 
-    def _wait(self, run: Run, sandbox: Sandbox, on_tick: TickFn | None) -> None:
+    def _wait(
+        self, run: Run, sandbox: Sandbox, on_tick: TickFn | None, on_usage: UsageFn | None
+    ) -> None:
         while sandbox.wait(self.tick) is None:
             if run.cancel_token is not None and run.cancel_token.cancelled:
                 run.stop("cancelled")
             self._hook("on_tick", run)
             if on_tick is not None:
                 on_tick(run.elapsed)
+            if on_usage is not None and run.last_sample is not None:
+                on_usage(run.last_sample)
+
+    def _stage_disk(self, run: Run) -> None:
+        """Give the run a size-limited output/ and logs/ (see ``executors.quota``)."""
+        if self.stages_disk and run.spec.disk_bytes:
+            from autoscorer.executors.quota import stage_disk
+
+            stage_disk(run)
+
+    def _collect_disk(self, run: Run) -> None:
+        """Copy the sandbox's writes into the workspace and remove its filesystem."""
+        if "disk" in run.scratch:
+            from autoscorer.executors.quota import collect_disk
+
+            collect_disk(run)
 
     def _cleanup(self, run: Run) -> None:
         if run.sandbox is None:

@@ -11,6 +11,7 @@ caller that died are removed by :meth:`DockerExecutor.reap_orphans`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -36,8 +37,10 @@ from autoscorer.executors.base import (
     logger,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
-from autoscorer.executors.spec import default_user, grant_writable, parse_user
+from autoscorer.executors.outcome import RunOutcome
+from autoscorer.executors.spec import check_user, default_user, grant_writable
 from autoscorer.observability.metrics import observe_container_start
+from autoscorer.workspace.models import format_bytes
 
 LABEL = "autoscorer.managed"
 LABEL_OWNER = "autoscorer.owner"
@@ -46,6 +49,13 @@ LABEL_KEEP = "autoscorer.keep"
 LABEL_JOB = "autoscorer.job_id"
 # how long past its time limit a container may live before any executor removes it
 ORPHAN_GRACE = 300
+
+
+def default_runtime() -> str | None:
+    """The ``docker_runtime`` setting (``AUTOSCORER_DOCKER_RUNTIME``, config file)."""
+    from autoscorer.settings import Settings
+
+    return Settings().docker_runtime or None
 
 
 def owner_tag() -> str:
@@ -83,7 +93,17 @@ def sample_from_stats(s: dict[str, Any]) -> Sample:
     usage = mem.get("usage")
     stats = mem.get("stats") or {}
     cache = stats.get("total_inactive_file", stats.get("inactive_file", 0))
-    return Sample(cpu=cores, memory=None if usage is None else max(usage - cache, 0))
+    memory = None if usage is None else max(usage - cache, 0)
+    return Sample(cpu=cores, memory=memory, disk_io=_block_io(s))
+
+
+def _block_io(s: dict[str, Any]) -> int | None:
+    """Bytes the container read and wrote to block devices so far (cgroup v1 and v2)."""
+    entries = (s.get("blkio_stats") or {}).get("io_service_bytes_recursive")
+    if entries is None:
+        return None
+    ops = ("read", "write")
+    return sum(int(e.get("value", 0)) for e in entries if str(e.get("op", "")).lower() in ops)
 
 
 def image_digest(attrs: dict[str, Any]) -> str | None:
@@ -156,6 +176,7 @@ class DockerExecutor(Executor):
     """Runs each spec in a fresh container on a Docker engine."""
 
     name = "docker"
+    stages_disk = True
 
     def __init__(
         self,
@@ -169,28 +190,50 @@ class DockerExecutor(Executor):
         labels: dict[str, str] | None = None,
         reap_orphans: bool = True,
         timeout: int = 120,
+        runtime: str | None = None,
+        cleanup: bool = True,
         middleware: list[Middleware] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
         super().__init__(middleware)
+        self.timeout, self.cleanup = timeout, cleanup
         self.client = client or _connect(base_url, timeout)
-        self.user, self.allow_root = user, allow_root
+        if allow_root:
+            raise InvalidParameter(
+                "allow_root is not supported: submissions never run as root user or group",
+                field="allow_root",
+            )
+        self.user = check_user(user, "user") if user else None
+        self.runtime = runtime if runtime is not None else default_runtime()
+        if self.runtime:
+            self._check_runtime(self.runtime)
         self.tmpfs_size, self.restricted_network, self.init = tmpfs_size, restricted_network, init
         self.labels = dict(labels or {})
         if reap_orphans:
             self.reap_orphans()
 
+    def run(self, spec: RunSpec, **kwargs: Any) -> RunOutcome:
+        """:meth:`Executor.run`; with ``cleanup=False`` every container is kept (as with
+        ``keep_container``), labelled so the orphan reaper leaves it."""
+        if not self.cleanup and not spec.keep:
+            spec = dataclasses.replace(spec, keep=True)
+        return super().run(spec, **kwargs)
+
+    def _check_runtime(self, runtime: str) -> None:
+        """Refuse a runtime the engine does not know, rather than run with a weaker one."""
+        known = sorted((self.client.info().get("Runtimes") or {}).keys())
+        if runtime not in known:
+            raise ExecutorUnavailable(
+                f"the Docker engine has no runtime {runtime!r} (it knows {', '.join(known)}); "
+                "install it (gVisor: runsc install) or unset docker_runtime",
+                details={"executor": "docker", "runtime": runtime, "known": known},
+            )
+
     # -- the container's configuration (pure: also printed by --dry-run) --
     def _user(self, spec: RunSpec) -> str:
-        user = spec.user or self.user or default_user()
-        ids = parse_user(user)
-        if not self.allow_root and (user.split(":")[0] == "root" or (ids and ids[0] == 0)):
-            raise InvalidParameter(
-                f"container user {user!r} is root; submissions run as non-root "
-                "(set container.user to e.g. '1000:1000', or allow_root in the executor config)",
-                field="container.user",
-            )
-        return user
+        if spec.user:
+            return check_user(spec.user, "container.user")
+        return check_user(self.user or default_user(), "user")
 
     def _network(self, spec: RunSpec) -> str:
         if spec.network == "none":
@@ -259,6 +302,7 @@ class DockerExecutor(Executor):
             "ulimits": ulimits,
             "mounts": mounts,
             "init": self.init,
+            **({"runtime": self.runtime} if self.runtime else {}),
         }
 
     def describe(self, spec: RunSpec) -> dict[str, Any]:
@@ -359,13 +403,17 @@ class DockerExecutor(Executor):
     def health(self) -> dict[str, Any]:
         try:
             version = self.client.version()
+            info = self.client.info()
             running = self.client.containers.list(sparse=True, filters={"label": LABEL})
         except Exception as exc:
             return {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}
+        memory = info.get("MemTotal")
         return {
             "status": "healthy",
             "engine_version": version.get("Version"),
             "active_containers": len(running),
+            "available_cores": info.get("NCPU"),  # the engine's CPUs and memory (its VM's,
+            "available_memory": format_bytes(memory) if memory else None,  # on Docker Desktop)
         }
 
     def close(self) -> None:

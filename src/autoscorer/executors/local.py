@@ -44,7 +44,7 @@ from autoscorer.executors.base import (
     SandboxState,
 )
 from autoscorer.executors.base import Sandbox as _Sandbox
-from autoscorer.executors.spec import default_user, grant_writable, parse_user
+from autoscorer.executors.spec import check_user, default_user, grant_writable
 
 # read-only system paths visible in the sandbox (symlinks are recreated as symlinks)
 SYSTEM_PATHS = (
@@ -90,7 +90,17 @@ def _system_args(paths: tuple[str, ...]) -> list[str]:
 
 
 def _mount_args(spec: RunSpec) -> list[str]:
-    args = ["--dir", f"{SANDBOX_ROOT}/input"]
+    # folders holding a nested mount (input/data when only input/data/x is visible) are
+    # made explicitly: bwrap would create them 0700 root, unreadable to the run user
+    parents = {f"{SANDBOX_ROOT}/input"}
+    for m in spec.mounts:
+        parent = Path(m.target).parent
+        while parent.as_posix().startswith(f"{SANDBOX_ROOT}/input/"):
+            parents.add(parent.as_posix())
+            parent = parent.parent
+    args = []
+    for d in sorted(parents):
+        args += ["--perms", "0755", "--dir", d]
     for m in spec.mounts:
         args += ["--ro-bind" if m.read_only else "--bind", str(m.source), m.target]
     return args
@@ -110,6 +120,7 @@ class LocalSandbox(_Sandbox):
         self._drained = threading.Event()
         self._reading = threading.Event()  # someone consumes logs(): never drop output
         self._tree: set[psutil.Process] = set()
+        self._io: dict[int, int] = {}  # pid -> bytes read + written, as last seen
         threading.Thread(target=self._watch, name=f"watch-{proc.pid}", daemon=True).start()
         threading.Thread(target=self._drain, name=f"out-{proc.pid}", daemon=True).start()
 
@@ -129,7 +140,9 @@ class LocalSandbox(_Sandbox):
                 rss += p.memory_info().rss
                 times = p.cpu_times()
                 cpu += times.user + times.system
-            except psutil.Error:
+                io = p.io_counters()
+                self._io[p.pid] = io.read_bytes + io.write_bytes
+            except (psutil.Error, AttributeError):  # AttributeError: no io_counters here
                 continue
         return rss, cpu
 
@@ -144,7 +157,8 @@ class LocalSandbox(_Sandbox):
                 self.oom = True
                 self.kill()
             with contextlib.suppress(queue.Full):
-                self._samples.put_nowait(Sample(cpu=cores, memory=rss))
+                io = sum(self._io.values()) if self._io else None  # exited ones as last seen
+                self._samples.put_nowait(Sample(cpu=cores, memory=rss, disk_io=io))
             time.sleep(interval)
         self._samples.put(None)
 
@@ -221,6 +235,7 @@ class LocalExecutor(Executor):
     """Runs each spec as a local process tree; ``sandbox`` is ``auto``, ``bwrap`` or ``none``."""
 
     name = "local"
+    stages_disk = True
 
     def __init__(
         self,
@@ -244,7 +259,7 @@ class LocalExecutor(Executor):
                 details={"executor": "local"},
             )
         self.prlimit = shutil.which("prlimit") or "/usr/bin/prlimit"
-        self.user = user
+        self.user = check_user(user, "user") if user else None
         self.system_paths, self.as_factor = system_paths, address_space_factor
         self.max_file_bytes, self.tmpfs_bytes = max_file_bytes, tmpfs_bytes
 
@@ -253,10 +268,12 @@ class LocalExecutor(Executor):
         return self.bwrap is not None
 
     def _user(self, spec: RunSpec) -> tuple[int, int]:
-        ids = parse_user(spec.user or self.user or default_user())
-        if ids is None or (ids[0] == 0 and os.geteuid() == 0):
-            return parse_user(default_user()) or (65534, 65534)
-        return ids
+        if spec.user:
+            user = check_user(spec.user, "container.user")
+        else:
+            user = check_user(self.user or default_user(), "user")
+        uid, _, gid = user.partition(":")
+        return int(uid), int(gid)
 
     def _bwrap_argv(self, spec: RunSpec, uid: int, gid: int) -> list[str]:
         assert self.bwrap is not None

@@ -9,12 +9,12 @@ from __future__ import annotations
 import collections
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from autoscorer.executors.base import Middleware, Run
 from autoscorer.executors.outcome import RunOutcome
+from autoscorer.workspace import safeio
 
 CONTAINER_LOG = "container.log"
 RUN_INFO = "run_info.json"
@@ -28,13 +28,13 @@ class TimeLimit(Middleware):
             run.stop("timeout")
 
 
-def open_log(path: Path) -> int:
-    """A fresh file descriptor for ``path``; a planted symlink is removed, never followed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink() or path.exists():
-        path.unlink()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    return os.open(path, flags, 0o644)
+def open_log(root: Path, name: str) -> int:
+    """A fresh descriptor for ``logs/name``; a planted symlink is removed, never followed.
+
+    ``logs/`` itself is opened without following links (it is the sandbox's to write).
+    """
+    with safeio.open_dir(root, "logs", create=True) as fd:
+        return safeio.create_fresh(fd, name)
 
 
 class _LogPump:
@@ -75,7 +75,7 @@ class LogCapture(Middleware):
 
     def after_start(self, run: Run) -> None:
         assert run.sandbox is not None
-        fd = open_log(run.spec.workspace.logs_dir / CONTAINER_LOG)
+        fd = open_log(run.spec.workspace.root, CONTAINER_LOG)
         pump = _LogPump(fd, self.max_bytes, tail_bytes=64 * 1024)
         thread = threading.Thread(
             target=self._pump, args=(run, pump), name=f"logs-{run.spec.job_id}", daemon=True
@@ -121,10 +121,13 @@ class ResourceSampler(Middleware):
             for sample in run.sandbox.stats():
                 if stop.is_set():
                     return
+                run.last_sample = sample
                 if sample.cpu is not None:
                     run.peak_cpu = max(run.peak_cpu or 0.0, round(sample.cpu, 3))
                 if sample.memory is not None:
                     run.peak_memory = max(run.peak_memory or 0, sample.memory)
+                if sample.disk_io is not None:  # a running total: the latest is the largest
+                    run.disk_io = max(run.disk_io or 0, sample.disk_io)
         except Exception as exc:  # sampling is best effort
             run.log("DEBUG", f"resource sampling stopped: {exc}")
 
@@ -140,14 +143,12 @@ class RunInfoWriter(Middleware):
     """Write ``logs/run_info.json`` atomically (a planted symlink is replaced, not followed)."""
 
     def after_run(self, run: Run, outcome: RunOutcome) -> None:
-        logs = run.spec.workspace.logs_dir
-        if not logs.is_dir():
-            return
-        fd, tmp = tempfile.mkstemp(prefix=".run_info-", suffix=".json", dir=logs)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(outcome.to_run_info(), fh, indent=2, ensure_ascii=False, default=str)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, logs / RUN_INFO)
+        data = json.dumps(outcome.to_run_info(), indent=2, ensure_ascii=False, default=str)
+        try:
+            with safeio.open_dir(run.spec.workspace.root, "logs") as fd:
+                safeio.write_atomic(fd, RUN_INFO, data.encode("utf-8"), mode=0o644)
+        except FileNotFoundError:
+            return  # no logs/ (the run never got that far)
 
 
 def default_middleware() -> list[Middleware]:

@@ -1,7 +1,7 @@
 """What a run produced, and the failure taxonomy that names it.
 
 Order of precedence when several things happened at once: cancelled, then
-time-out, then OOM, then non-zero exit, then missing predictions. Each error
+time-out, then OOM, then the disk quota, then non-zero exit, then missing predictions. Each error
 carries its ``fault`` (participant / host / system) from ``autoscorer.errors``.
 """
 
@@ -15,15 +15,18 @@ from typing import TYPE_CHECKING, Any
 from autoscorer.errors import (
     AutoScorerError,
     Cancelled,
+    DiskQuotaExceeded,
     ExitNonZero,
     JobTimeout,
     NoPredictions,
     OOMKilled,
+    WorkspaceInvalid,
 )
+from autoscorer.workspace import safeio
 from autoscorer.workspace.models import format_bytes
 
 if TYPE_CHECKING:
-    from autoscorer.executors.base import Run, RunSpec
+    from autoscorer.executors.base import Run, RunSpec, Sample
 
 # a stale pred file written this long before the start still counts as stale
 _MTIME_SLACK_NS = 50_000_000
@@ -48,6 +51,8 @@ class RunOutcome:
     cancelled: bool = False
     peak_cpu: float | None = None
     peak_memory: int | None = None
+    last_sample: Sample | None = None  # the sandbox's last resource reading
+    disk_io: int | None = None  # bytes read + written to disk by the sandbox
     image_digest: str | None = None
     sandbox_id: str | None = None
     log_tail: str = ""
@@ -107,6 +112,14 @@ def _limit_error(run: Run, code: int | None, oom: bool) -> AutoScorerError | Non
             field="resources.memory",
             details={"memory_limit": limit, "exit_code": code, "log_tail": run.log_tail},
         )
+    if run.disk_full:
+        quota = format_bytes(spec.disk_bytes or 0)
+        return DiskQuotaExceeded(
+            f"inference wrote more than its disk quota of {quota} into output/ and logs/; "
+            "writes past it failed; write less or raise resources.disk",
+            field="resources.disk",
+            details={"disk_limit": quota, "exit_code": code, "log_tail": run.log_tail},
+        )
     return None
 
 
@@ -137,32 +150,42 @@ def remove_planted_links(spec: RunSpec) -> list[str]:
 
     ``output/artifacts`` as a link would make the scorer publish files wherever
     it points; ``result.json`` is replaced atomically so a link there is harmless
-    but still removed for clarity.
+    but still removed for clarity. The folder is opened without following links.
     """
     removed = []
-    for name in ("artifacts", "result.json"):
-        path = spec.workspace.output_dir / name
-        if path.is_symlink():
-            path.unlink()
-            removed.append(f"output/{name}")
+    try:
+        with safeio.open_dir(spec.workspace.root, "output") as fd:
+            for name in ("artifacts", "result.json"):
+                if safeio.unlink_if_link(fd, name):
+                    removed.append(f"output/{name}")
+    except (OSError, WorkspaceInvalid):
+        return removed  # no output/ (or a linked one): nothing is written there
     return removed
 
 
-def find_prediction(spec: RunSpec, since: float) -> tuple[str | None, AutoScorerError | None]:
+def find_prediction(
+    spec: RunSpec, since: float, not_copied: frozenset[str] = frozenset()
+) -> tuple[str | None, AutoScorerError | None]:
     """The pred file the run wrote (relative name), or a NO_PREDICTIONS error.
 
     A file older than the run start is a leftover, not this run's output; a
-    symbolic link is refused because the host-side scorer would follow it.
+    prediction that is a symbolic link is refused by the rule score-only mode
+    applies too (:func:`safeio.refuse_linked_prediction`), and so is one the disk
+    quota's copy left out (``not_copied``: links and other non-regular files).
     """
-    out = spec.workspace.output_dir
+    root = spec.workspace.root
     for name in spec.expected_outputs:
-        path = out / name
-        if path.is_symlink():
+        if f"output/{name}" in not_copied:
             return None, NoPredictions(
-                f"output/{name} is a symbolic link; write a regular file",
+                f"output/{name} is a symbolic link (or not a regular file); write a regular file",
                 field=f"output/{name}",
                 details={"file": f"output/{name}"},
             )
+        try:
+            safeio.refuse_linked_prediction(root, f"output/{name}")
+        except AutoScorerError as exc:
+            return None, exc
+        path = root / "output" / name
         if path.is_file() and os.stat(path).st_mtime_ns >= int(since * 1e9) - _MTIME_SLACK_NS:
             return f"output/{name}", None
     wanted = " or ".join(f"output/{n}" for n in spec.expected_outputs)
@@ -182,7 +205,8 @@ def classify(executor: str, run: Run) -> RunOutcome:
     error = error or _limit_error(run, code, oom) or _exit_error(run, code)
     prediction = None
     if error is None:
-        prediction, error = find_prediction(run.spec, run.started_wall)
+        skipped = frozenset(run.scratch.get("not_copied", ()))
+        prediction, error = find_prediction(run.spec, run.started_wall, skipped)
     sandbox = run.sandbox
     return RunOutcome(
         executor=executor,
@@ -197,6 +221,8 @@ def classify(executor: str, run: Run) -> RunOutcome:
         cancelled=isinstance(error, Cancelled),
         peak_cpu=run.peak_cpu,
         peak_memory=run.peak_memory,
+        last_sample=run.last_sample,
+        disk_io=run.disk_io,
         image_digest=sandbox.image_digest if sandbox else None,
         sandbox_id=sandbox.id if sandbox else None,
         log_tail=run.log_tail,

@@ -2,30 +2,39 @@
 
 Inside every sandbox the workspace appears at ``/workspace``:
 
-- ``input/`` read-only, **without** ``gt.*`` unless ``meta.expose_gt`` is true.
-  The ground truth is hidden by mounting each *other* entry of ``input/``
-  one by one (``input/data``, ``input/images.txt``, ...) under a read-only
-  ``/workspace/input``; nothing is copied.
+- ``input/`` read-only, **without** the ground truth unless ``meta.expose_gt``
+  is true. What is ground truth is declared by the scorer and ``meta.json``
+  (``workspace.ground_truth``); it is hidden by mounting only the *other*
+  entries of ``input/`` (whole folders when nothing below them is hidden)
+  under a read-only ``/workspace/input``; nothing is copied.
 - ``output/`` and ``logs/`` read-write.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from autoscorer.errors import InvalidParameter, WorkspaceInvalid
+from autoscorer.errors import AutoScorerError, InvalidParameter, WorkspaceInvalid
 from autoscorer.executors.base import SANDBOX_ROOT, Mount, RunSpec
+from autoscorer.scorers.base import Scorer
+from autoscorer.scorers.registry import get_scorer
+from autoscorer.workspace import safeio
+from autoscorer.workspace.ground_truth import ALWAYS_HIDDEN, InputPolicy, visible_entries
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta, parse_memory
 
 # keys of the API's ``config`` that change how inference runs
 _META_KEYS = ("time_limit", "resources", "network_policy", "expose_gt")
 NOBODY = "65534:65534"
+# visible entries of input/ mounted one by one, at most (a container's mount table)
+MAX_INPUT_MOUNTS = 1000
 
 
 def apply_overrides(meta: Meta, overrides: Mapping[str, Any] | None) -> Meta:
@@ -56,21 +65,30 @@ def apply_overrides(meta: Meta, overrides: Mapping[str, Any] | None) -> Meta:
         raise InvalidParameter(f"config.{loc}: {first['msg']}", field=f"config.{loc}") from exc
 
 
-def is_gt(name: str) -> bool:
-    return name == "gt" or name.startswith("gt.")
+def input_policy(ws: Workspace, meta: Meta, scorer: type[Scorer] | None) -> InputPolicy:
+    """The scorer's declaration; without a scorer nothing of ``input/`` is visible."""
+    if scorer is None and meta.scorer:
+        try:
+            scorer = get_scorer(meta.scorer)
+        except AutoScorerError:
+            scorer = None
+    if scorer is None:
+        return InputPolicy(ALWAYS_HIDDEN + tuple(meta.ground_truth), (), meta.expose_gt)
+    return scorer.input_policy(ws, meta)
 
 
-def input_mounts(ws: Workspace, expose_gt: bool) -> list[Mount]:
-    """One read-only mount per visible entry of ``input/`` (gt.* hidden unless exposed)."""
-    if not ws.input_dir.is_dir():
-        return []
-    if expose_gt:
-        return [Mount(ws.input_dir, f"{SANDBOX_ROOT}/input", read_only=True)]
-    return [
-        Mount(entry, f"{SANDBOX_ROOT}/input/{entry.name}", read_only=True)
-        for entry in sorted(ws.input_dir.iterdir())
-        if not is_gt(entry.name)
-    ]
+def input_mounts(ws: Workspace, policy: InputPolicy) -> list[Mount]:
+    """One read-only mount per visible entry of ``input/`` (the ground truth left out)."""
+    visible = visible_entries(ws.input_dir, policy)
+    if len(visible) > MAX_INPUT_MOUNTS:
+        raise WorkspaceInvalid(
+            f"the ground truth is scattered among the other files of input/: {len(visible)} "
+            f"entries would be mounted one by one (at most {MAX_INPUT_MOUNTS}); keep the "
+            "ground-truth files in folders of their own",
+            field="ground_truth",
+            details={"entries": len(visible), "limit": MAX_INPUT_MOUNTS},
+        )
+    return [Mount(ws.root / rel, f"{SANDBOX_ROOT}/{rel}", read_only=True) for rel in visible]
 
 
 def sandbox_env(meta: Meta, job_id: str) -> dict[str, str]:
@@ -106,19 +124,25 @@ def build_spec(
     expected_outputs: tuple[str, ...] = ("pred.csv", "pred.json"),
     keep: bool = False,
     labels: Mapping[str, str] | None = None,
+    scorer: type[Scorer] | None = None,
 ) -> RunSpec:
-    """The :class:`RunSpec` for ``meta.container``; creates ``output/`` and ``logs/``."""
+    """The :class:`RunSpec` for ``meta.container``; creates ``output/`` and ``logs/``.
+
+    ``scorer`` declares the ground truth (default: ``meta.scorer`` from the registry).
+    """
     if meta.container is None:
         raise WorkspaceInvalid(
             "meta.json has no 'container' section, so there is nothing to run; "
             "add container.image and container.cmd, or use 'autoscorer score'",
             field="meta.container",
         )
-    ws.output_dir.mkdir(parents=True, exist_ok=True)
-    ws.logs_dir.mkdir(parents=True, exist_ok=True)
+    ws.check_links()
+    for name in ("output", "logs"):
+        with safeio.open_dir(ws.root, name, create=True):
+            pass
     jid = safe_job_id(job_id or meta.job_id, ws)
     c = meta.container
-    return RunSpec(
+    spec = RunSpec(
         workspace=ws,
         job_id=jid,
         image=c.image,
@@ -126,7 +150,7 @@ def build_spec(
         env=sandbox_env(meta, jid),
         working_dir=c.working_dir or SANDBOX_ROOT,
         mounts=[
-            *input_mounts(ws, meta.expose_gt),
+            *input_mounts(ws, input_policy(ws, meta, scorer)),
             Mount(ws.output_dir, f"{SANDBOX_ROOT}/output", read_only=False),
             Mount(ws.logs_dir, f"{SANDBOX_ROOT}/logs", read_only=False),
         ],
@@ -136,13 +160,71 @@ def build_spec(
         gpus=meta.resources.gpus,
         pids=meta.resources.pids,
         network=meta.network_policy,
-        user=c.user,
+        user=check_user(c.user, "container.user") if c.user else None,
         pull_policy=c.pull_policy,
         expected_outputs=expected_outputs,
-        disk_bytes=parse_memory(meta.resources.disk) if meta.resources.disk else None,
+        disk_bytes=parse_memory(meta.resources.disk or default_disk()),
         keep=keep,
         labels=dict(labels or {}),
     )
+    check_mounts(spec)
+    return spec
+
+
+def check_mounts(spec: RunSpec) -> None:
+    """Every mount source is a real path inside the workspace, no link on the way.
+
+    Docker and bwrap resolve a bind mount's source on the host, so a linked
+    ``input/data`` (or ``output``) would mount whatever it names into the sandbox.
+    """
+    root = spec.workspace.root
+    safeio.check_top_level(root)
+    for mount in spec.mounts:
+        source = Path(os.path.abspath(mount.source))
+        if not source.is_relative_to(root):
+            continue  # chosen by AutoScorer itself, not workspace content
+        rel = source.relative_to(root).as_posix()
+        link = safeio.linked_part(root, rel) or (rel if os.path.islink(mount.source) else None)
+        if link is not None:
+            raise WorkspaceInvalid(
+                f"{link} is a symbolic link; a folder or file mounted into the sandbox "
+                "must be a real entry of the workspace",
+                field=link,
+                details={"entry": link, "reason": "symlink"},
+            )
+
+
+@functools.cache
+def default_disk() -> str:
+    """The disk quota of a run without ``resources.disk`` (setting ``default_disk``)."""
+    from autoscorer.settings import Settings
+
+    return Settings().default_disk
+
+
+def check_user(user: str, field: str) -> str:
+    """``user`` as numeric ``uid:gid``, neither of them 0 (a bare uid is also the gid).
+
+    A name is refused: it is resolved inside the submitted image, whose
+    ``/etc/passwd`` could map it to root; so is a missing group, which Docker
+    fills with 0 for a uid the image does not list.
+    """
+    uid, sep, gid = str(user).strip().partition(":")
+    if not uid.isdigit() or (sep and not gid.isdigit()):
+        raise InvalidParameter(
+            f"{field} {user!r} must be numeric 'uid:gid' (e.g. '1000:1000'): a name is "
+            "resolved inside the submitted image, which could map it to root",
+            field=field,
+            details={"provided": user},
+        )
+    if int(uid) == 0 or int(gid or uid) == 0:
+        raise InvalidParameter(
+            f"{field} {user!r} has uid or gid 0 (root user or root group); submissions run "
+            "as a non-root user and group, e.g. '65534:65534'",
+            field=field,
+            details={"provided": user},
+        )
+    return f"{int(uid)}:{int(gid or uid)}"
 
 
 def parse_user(user: str) -> tuple[int, int] | None:
@@ -166,16 +248,17 @@ def grant_writable(spec: RunSpec, user: str) -> None:
     Only needed, and only possible, when AutoScorer runs as root; a non-root
     caller runs the sandbox under its own ids.
     """
+    check_mounts(spec)  # again: this is the last moment before the sandbox starts
     ids = parse_user(user)
     if ids is None or os.geteuid() != 0 or ids[0] == 0:
         return
+    root = spec.workspace.root
     for mount in spec.mounts:
+        source = Path(os.path.abspath(mount.source))
         if mount.read_only:
             continue
-        _chown_shallow(mount.source, *ids)
-
-
-def _chown_shallow(directory: os.PathLike[str], uid: int, gid: int) -> None:
-    os.chown(directory, uid, gid, follow_symlinks=False)
-    for entry in os.scandir(directory):
-        os.chown(entry.path, uid, gid, follow_symlinks=False)
+        if source.is_relative_to(root):
+            parts = source.relative_to(root).parts
+            safeio.chown_entries(root, *parts, uid=ids[0], gid=ids[1])
+        else:  # AutoScorer's own folder (the disk quota's filesystem): nothing in it yet
+            os.chown(source, ids[0], ids[1], follow_symlinks=False)

@@ -27,6 +27,8 @@ class JobRow(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     callback_url: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str | None] = mapped_column(String(128))
+    # the name of the API key that submitted the job (None: submitted without keys configured)
+    owner: Mapped[str | None] = mapped_column(String(128), index=True)
     batch_id: Mapped[str | None] = mapped_column(String(64), index=True)
     batch_max_parallel: Mapped[int | None] = mapped_column(Integer)
     progress: Mapped[float] = mapped_column(Float, default=0.0)

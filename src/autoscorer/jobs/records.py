@@ -50,6 +50,7 @@ def job_dict(row: Any, *, with_result: bool = True) -> dict[str, Any]:
         "config": row.config or {},
         "callback_url": row.callback_url,
         "request_id": row.request_id,
+        "owner": row.owner,
         "batch_id": row.batch_id,
         "progress": round(row.progress or 0.0, 4),
         "stage": row.stage,

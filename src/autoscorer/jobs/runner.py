@@ -23,7 +23,8 @@ from autoscorer.jobs.records import now
 from autoscorer.jobs.store import JobStore
 from autoscorer.observability.context import bind_context
 from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
-from autoscorer.workspace.models import Result
+from autoscorer.settings import Settings
+from autoscorer.workspace.models import ResourceUsage, Result
 
 log = logging.getLogger("autoscorer.jobs.runner")
 QUEUE_KEYS = ("queue", "max_parallel")  # job config read by the queue, not the pipeline
@@ -42,8 +43,16 @@ def new_worker_id(kind: str = "worker") -> str:
 class JobRunner:
     """Runs jobs for one worker identity."""
 
-    def __init__(self, store: JobStore, worker_id: str, *, lease_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        worker_id: str,
+        *,
+        lease_seconds: float = 30.0,
+        settings: Settings | None = None,
+    ) -> None:
         self.store, self.worker_id, self.lease = store, worker_id, lease_seconds
+        self.settings = settings  # executors are built from it (None: the environment)
         self._tokens: dict[str, CancelToken] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -109,7 +118,12 @@ class JobRunner:
         beat.start()
         try:
             return run_pipeline(
-                _request(job), on_progress=beat.progress, on_log=beat.log, cancel=beat.token
+                _request(job),
+                on_progress=beat.progress,
+                on_log=beat.log,
+                cancel=beat.token,
+                on_usage=beat.usage,
+                settings=self.settings,
             )
         finally:
             beat.stop()
@@ -171,6 +185,11 @@ class Heartbeat:
         with self._lock:
             self._fields.update(stage=stage, progress=max(0.0, min(1.0, value)))
 
+    def usage(self, usage: ResourceUsage) -> None:
+        """The sandbox's live resource use: written to the job's ``resources`` on each beat."""
+        with self._lock:
+            self._fields["resources"] = usage.model_dump(mode="json", exclude_none=True)
+
     def log(self, level: str, component: str, message: str) -> None:
         with self._lock:
             self._logs.append((level, component, message, now()))
@@ -213,4 +232,5 @@ def _request(job: dict[str, Any]) -> PipelineRequest:
         executor=job.get("executor") or "auto",
         overrides=config,
         job_id=job["job_id"],
+        pinned=True,
     )

@@ -11,21 +11,23 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
-from autoscorer.errors import Cancelled, Conflict, ServiceUnavailable
+from autoscorer.errors import Cancelled, Conflict, ResourceNotFound, ServiceUnavailable
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
 from autoscorer.jobs.events import JobEvent, publish, subscribe
 from autoscorer.jobs.idempotency import IdempotencyKeys
+from autoscorer.jobs.overrides import check_config
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
 from autoscorer.jobs.records import TERMINAL, now
 from autoscorer.jobs.stats import CachedStats
 from autoscorer.jobs.store import JobStore
+from autoscorer.pipeline.plan import plan_job
 from autoscorer.pipeline.scoring import failure_result
-from autoscorer.scorers.registry import get_scorer
-from autoscorer.settings import Settings
 from autoscorer.webhooks import check_url
+from autoscorer.workspace.artifacts import OpenArtifact, open_artifact
 from autoscorer.workspace.layout import Workspace
 
 WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
@@ -39,29 +41,35 @@ def new_job_id() -> str:
 
 
 def prepare(
-    job: dict[str, Any], default_executor: str = "auto", durations: DurationSource | None = None
+    job: dict[str, Any],
+    default_executor: str = "auto",
+    durations: DurationSource | None = None,
+    *,
+    privileged: bool = True,
 ) -> dict[str, Any]:
-    """Fill scorer/task_type from meta.json, check them, pick the queue, estimate the end."""
-    meta = Workspace.at(job["workspace_path"]).load_meta()
+    """Resolve the job's plan (meta.json + overrides, scorer) to refuse a bad job now rather
+    than as a failed job later, pick its queue and estimate its end. Not ``privileged``
+    (a submitter's request): ``config`` may only make limits stricter."""
+    ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
     config = dict(job.get("config") or {})
-    scorer = job.get("scorer") or meta.scorer
-    if scorer is not None:
-        get_scorer(scorer)  # ScorerNotFound (404) now, not as a failed job later
+    meta = ws.load_meta()
+    check_config(config, meta, privileged=privileged)
+    plan = plan_job(ws, scorer=job.get("scorer"), overrides=config, meta=meta)
     executor = job.get("executor") or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
-    limit = float(config.get("time_limit") or meta.time_limit)
-    recent = durations.recent_durations(scorer) if durations is not None else ()
-    seconds = expected(limit, meta.container is not None, recent)
+    recent = durations.recent_durations(plan.scorer.name) if durations is not None else ()
+    seconds = expected(plan.meta.time_limit, plan.meta.container is not None, recent)
     return {
         "job_id": job.get("job_id") or new_job_id(),
-        "task_type": job.get("task_type") or meta.task_type,
-        "scorer": scorer,
-        "workspace_path": str(job["workspace_path"]),
+        "task_type": job.get("task_type") or plan.meta.task_type,
+        "scorer": plan.scorer.name,
+        "workspace_path": str(ws.root),
         "executor": executor,
         "config": config,
-        "queue": queue_name(meta, executor, config),
+        "queue": queue_name(plan.meta, executor, config),
         "callback_url": job.get("callback_url"),
         "request_id": job.get("request_id"),
+        "owner": job.get("owner"),
         "estimated_completion": now() + timedelta(seconds=seconds),
     }
 
@@ -103,21 +111,24 @@ class JobService:
         self.store.close()
 
     # -- submit ---------------------------------------------------------------
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        """One transaction stores the job as ``queued`` with its first log line."""
-        record = self.store.add(self._prepare(job), status="queued", log=True)
+    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]:
+        """One transaction stores the job as ``queued`` with its first log line.
+        ``privileged`` False: the job's ``config`` may only make limits stricter."""
+        record = self.store.add(self._prepare(job, privileged), status="queued", log=True)
         return self._deliver(record)
 
-    def _prepare(self, job: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, job: dict[str, Any], privileged: bool) -> dict[str, Any]:
         """Checked fields of a new job; a callback URL outside the allow-list is refused."""
         if job.get("callback_url") and self.allowed_callback_hosts is not None:
             check_url(job["callback_url"], self.allowed_callback_hosts())
-        return prepare(job, self.default_executor, self.durations)
+        return prepare(job, self.default_executor, self.durations, privileged=privileged)
 
-    def submit_batch(self, jobs: Records, *, max_parallel: int | None = None) -> dict[str, Any]:
+    def submit_batch(
+        self, jobs: Records, *, max_parallel: int | None = None, privileged: bool = True
+    ) -> dict[str, Any]:
         """All or nothing: every job is checked before any is stored."""
         batch_id = f"batch-{uuid.uuid4().hex[:12]}"
-        prepared = [self._prepare(j) for j in jobs]
+        prepared = [self._prepare(j, privileged) for j in jobs]
         for item in prepared:
             item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
         records = self.store.add_many(prepared, status="queued", log=True)
@@ -158,6 +169,21 @@ class JobService:
     # -- read -------------------------------------------------------------------
     def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
         return self.store.get(job_id, result=result)
+
+    def artifact(self, job_id: str, name: str) -> OpenArtifact:
+        """One artifact the job's result lists, by its name or file name, opened for reading."""
+        job = self.store.get(job_id)
+        listed = (job.get("result") or {}).get("artifacts") or {}
+        for key, entry in listed.items():
+            filename = PurePosixPath(str(entry.get("path", ""))).name
+            if name in (key, filename):
+                return open_artifact(Workspace.at(job["workspace_path"]), key, filename)
+        raise ResourceNotFound(
+            f"job {job_id} has no artifact {name!r}"
+            + (f"; it has {', '.join(sorted(listed))}" if listed else ""),
+            field="name",
+            details={"job_id": job_id, "artifact": name, "available": sorted(listed)},
+        )
 
     def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
         """The job once terminal, or as it is when ``timeout`` seconds have passed. Jobs that
@@ -255,10 +281,3 @@ def _finished(job: dict[str, Any]) -> Conflict:
         field="job_id",
         details={"job_id": job["job_id"], "status": job["status"]},
     )
-
-
-def from_settings(settings: Settings) -> JobService:
-    """The service the API runs: store, queue backend, reaper, started."""
-    from autoscorer.jobs.factory import build_service
-
-    return build_service(settings)

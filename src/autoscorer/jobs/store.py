@@ -181,6 +181,7 @@ class JobStore(LogMixin, StatsMixin):
         status: str | None = None,
         task_type: str | None = None,
         scorer: str | None = None,
+        owner: str | None = None,
         sort: str = "created_at",
         order: str = "desc",
         limit: int = 50,
@@ -192,6 +193,7 @@ class JobStore(LogMixin, StatsMixin):
                 (JobRow.status, status),
                 (JobRow.task_type, task_type),
                 (JobRow.scorer, scorer),
+                (JobRow.owner, owner),
             )
             if value is not None
         ]

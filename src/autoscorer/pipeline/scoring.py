@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer import __version__
-from autoscorer.errors import AutoScorerError, MissingFile, MissingParameter
+from autoscorer.errors import AutoScorerError, MissingFile, WorkspaceInvalid
+from autoscorer.pipeline.plan import JobPlan, plan_job
 from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.ranking import rank_and_pass
-from autoscorer.scorers.registry import get_scorer
+from autoscorer.workspace import safeio
+from autoscorer.workspace.artifacts import media_type
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import (
     Artifact,
@@ -37,14 +39,18 @@ from autoscorer.workspace.models import (
 )
 
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
-_MIME = {".png": "image/png", ".json": "application/json", ".csv": "text/csv"}
 
 
 def sha256_file(path: Path | None, chunk: int = 1 << 20) -> str | None:
-    if path is None or not path.is_file():
+    """SHA-256 of ``path``; opened through :mod:`safeio`, so confined under a boundary."""
+    try:
+        fh = safeio.open_file(path) if path is not None else None
+    except (OSError, WorkspaceInvalid):
+        return None
+    if fh is None:
         return None
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with fh:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
@@ -58,7 +64,10 @@ def scorer_source_hash(cls: type[Scorer]) -> str | None:
         source = inspect.getsourcefile(cls)
     except TypeError:
         return None
-    return sha256_file(Path(source)) if source else None
+    if not source:
+        return None
+    with safeio.boundary(Path(source).parent):  # the scorer's own file, not the workspace's
+        return sha256_file(Path(source))
 
 
 def now_iso() -> str:
@@ -66,8 +75,17 @@ def now_iso() -> str:
 
 
 def _data_path(ws: Workspace, relative: str, role: str) -> Path:
+    """``ws.root / relative``, proven inside the workspace before the scorer sees it.
+
+    A prediction that is a link is refused wherever it points (the rule inference
+    applies too); a ground-truth file must resolve inside its own top folder.
+    """
     path = ws.root / relative
-    if not path.is_file():
+    if role == "pred":
+        safeio.refuse_linked_prediction(ws.root, relative)
+    else:
+        safeio.confine(path, ws.root)
+    if not safeio.is_regular(path):
         hint = "the ground truth" if role == "gt" else "the submission's predictions"
         raise MissingFile(
             f"{relative} is missing: {hint} must be at {path}",
@@ -77,36 +95,29 @@ def _data_path(ws: Workspace, relative: str, role: str) -> Path:
     return path
 
 
-def _resolve_scorer(meta: Meta, scorer: str | None) -> type[Scorer]:
-    name = scorer or meta.scorer
-    if not name:
-        raise MissingParameter(
-            "no scorer given: pass --scorer or set 'scorer' in meta.json", field="scorer"
-        )
-    return get_scorer(name)
-
-
 def _publish_artifacts(ws: Workspace, staged: dict[str, Path]) -> dict[str, Artifact]:
-    """Move staged artifact files into ``output/artifacts/`` and describe them."""
+    """Move staged artifact files into ``output/artifacts/`` and describe them.
+
+    ``output/artifacts`` is opened without following links, so one planted there
+    is refused instead of receiving files.
+    """
     if not staged:
         return {}
-    ws.artifacts_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Artifact] = {}
-    for name, src in staged.items():
-        dest = ws.artifacts_dir / src.name
-        os.replace(src, dest)
-        mime = _MIME.get(dest.suffix.lower(), "application/octet-stream")
-        out[name] = Artifact(path=str(dest), size=dest.stat().st_size, type=mime)
+    with safeio.open_dir(ws.root, "output", "artifacts", create=True) as fd:
+        for name, src in staged.items():
+            os.replace(src, src.name, dst_dir_fd=fd)
+            size = os.stat(src.name, dir_fd=fd, follow_symlinks=False).st_size
+            mime = media_type(src.name)
+            out[name] = Artifact(path=str(ws.artifacts_dir / src.name), size=size, type=mime)
     return out
 
 
 def write_result(ws: Workspace, result: Result) -> Path:
-    """Atomically write ``output/result.json``."""
-    ws.output_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".json", dir=ws.output_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(result.to_json_dict(), fh, indent=2, ensure_ascii=False, allow_nan=False)
-    os.replace(tmp, ws.result_path)
+    """Atomically write ``output/result.json`` (never through a link)."""
+    data = json.dumps(result.to_json_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+    with safeio.open_dir(ws.root, "output", create=True) as fd:
+        safeio.write_atomic(fd, "result.json", data.encode("utf-8"), mode=0o600)
     return ws.result_path
 
 
@@ -164,12 +175,38 @@ def score(
     ``scorer_params``. Raises an :class:`~autoscorer.errors.AutoScorerError`
     on bad input; nothing is written then.
     """
-    started = time.perf_counter()
     ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
-    meta = ws.load_meta()
-    cls = _resolve_scorer(meta, scorer)
-    instance = cls({**meta.scorer_params, **(params or {})})
-    ws.output_dir.mkdir(parents=True, exist_ok=True)
+    with safeio.boundary(ws.root):
+        plan = plan_job(ws, scorer=scorer, params=params)
+        return _score(plan, write, write, write_artifacts, max_file_bytes)
+
+
+def score_plan(
+    plan: JobPlan,
+    *,
+    write: bool = True,
+    publish: bool = True,
+    write_artifacts: bool = True,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Result:
+    """Score ``plan`` (its meta, scorer and parameters as resolved, nothing read again).
+
+    ``publish`` moves the artifacts into ``output/artifacts/`` and lists them in the
+    result; ``write`` also writes ``output/result.json`` (the job pipeline publishes
+    without writing: it adds the inference figures first).
+    """
+    with safeio.boundary(plan.workspace.root):
+        return _score(plan, write, publish, write_artifacts, max_file_bytes)
+
+
+def _score(
+    plan: JobPlan, write: bool, publish: bool, write_artifacts: bool, max_file_bytes: int
+) -> Result:
+    started = time.perf_counter()
+    ws, meta, cls = plan.workspace, plan.meta, plan.scorer
+    instance = cls(dict(plan.params))
+    with safeio.open_dir(ws.root, "output", create=True):
+        pass  # created if missing, never through a link
     with tempfile.TemporaryDirectory(prefix=".artifacts-", dir=ws.output_dir) as staging:
         ctx = ScoringContext(
             workspace=ws,
@@ -184,7 +221,7 @@ def score(
         out = instance.evaluate(ctx)
         scoring_time = time.perf_counter() - t0
         result = _build_result(ws, meta, instance, out, ctx)
-        if write:
+        if publish:
             result.artifacts = _publish_artifacts(ws, out.artifacts)
     result.timing = Timing(
         total_time=time.perf_counter() - started,
@@ -216,5 +253,7 @@ def failure_result(
 
 def clear_stale(ws: Workspace) -> None:
     """Remove leftovers of interrupted runs (staging folders)."""
-    for p in ws.output_dir.glob(".artifacts-*"):
-        shutil.rmtree(p, ignore_errors=True)
+    with safeio.open_dir(ws.root, "output") as fd:
+        for entry in os.scandir(fd):
+            if entry.name.startswith(".artifacts-"):
+                shutil.rmtree(entry.name, ignore_errors=True, dir_fd=fd)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from autoscorer.errors import InvalidParameter, MissingParameter
+from autoscorer.workspace.ground_truth import ALWAYS_HIDDEN, InputPolicy, check_pattern
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta
 
@@ -123,6 +124,17 @@ class ScoreOutput:
     data_loading: float = 0.0  # seconds spent reading files, part of scoring_time
 
 
+def _unique(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(patterns))
+
+
+def _declared(cls: type[Scorer], pattern: str) -> str:
+    try:
+        return check_pattern(pattern)
+    except ValueError as exc:
+        raise InvalidParameter(f"scorer '{cls.name}': {exc}", field="scorer") from exc
+
+
 class Scorer(abc.ABC):
     """Base class of every scorer. Subclass, set the metadata, implement ``evaluate``."""
 
@@ -144,6 +156,10 @@ class Scorer(abc.ABC):
     documentation: ClassVar[str | None] = None
     # default rank thresholds on the primary metric (see ranking.py); None = none
     thresholds: ClassVar[dict[str, float] | None] = None
+    # every path under input/ read as an answer (globs allowed; gt_file is added). None: not
+    # declared, so the sandbox sees only ``public_inputs`` of input/ (docs/custom-scorers.md)
+    ground_truth: ClassVar[tuple[str, ...] | None] = None
+    public_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         self.params = validate_params(self.parameters, dict(params or {}), self.name)
@@ -156,6 +172,28 @@ class Scorer(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, ctx: ScoringContext) -> ScoreOutput:
         """Compute the metrics; ``metrics[primary_metric]`` is the score."""
+
+    @classmethod
+    def ground_truth_paths(cls, ws: Workspace, meta: Meta) -> tuple[str, ...] | None:
+        """The ground-truth paths this scorer reads in ``ws``; None when it declares none.
+
+        Override to add paths the data itself names (segmentation: the mask files
+        its ``gt.json`` lists).
+        """
+        if cls.ground_truth is None:
+            return None
+        return (cls.gt_file, *cls.ground_truth)
+
+    @classmethod
+    def input_policy(cls, ws: Workspace, meta: Meta) -> InputPolicy:
+        """What of ``input/`` a sandbox running for this scorer may see."""
+        declared = cls.ground_truth_paths(ws, meta)
+        extra = tuple(meta.ground_truth)
+        if declared is None:
+            public = tuple(_declared(cls, p) for p in cls.public_inputs)
+            return InputPolicy(_unique(ALWAYS_HIDDEN + extra), public, meta.expose_gt)
+        hidden = tuple(_declared(cls, p) for p in declared if p.split("/")[0] == "input")
+        return InputPolicy(_unique(ALWAYS_HIDDEN + hidden + extra), expose=meta.expose_gt)
 
     @classmethod
     def input_format(cls) -> dict[str, Any]:

@@ -123,6 +123,12 @@ class ScorerLoader:
         entries = {n: _Entry(c, new.sha256, new.module, at) for n, c in new.classes.items()}
         self._files[p] = _File(entries)
 
+    def versions(self, path: str | os.PathLike[str]) -> dict[str, str]:
+        """Name -> live version of the scorers loaded from ``path`` (empty if none)."""
+        with self._lock:
+            entries = self._files.get(source_path(path), _File()).entries
+            return {name: e.cls.version for name, e in entries.items()}
+
     def reload_file(
         self,
         path: str | os.PathLike[str],
@@ -229,9 +235,27 @@ def load_data(loaded: list[dict[str, Any]], *, watch_enabled: bool) -> dict[str,
     return {"loaded_scorers": loaded, "watch_enabled": watch_enabled, "total_loaded": len(loaded)}
 
 
-def reload_data(reloaded: list[dict[str, Any]]) -> dict[str, Any]:
-    """The ``POST /api/v1/scorers/reload`` response data."""
-    return {"reloaded_scorers": reloaded, "total_reloaded": len(reloaded)}
+def reload_data(
+    reloaded: list[dict[str, Any]], live: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``POST /api/v1/scorers/reload`` response data. ``live`` (name -> version of the
+    file's scorers after the reload) names those left as they were, and why."""
+    done = {r["name"] for r in reloaded}
+    unchanged = [
+        {"name": n, "version": v} for n, v in sorted((live or {}).items()) if n not in done
+    ]
+    if reloaded:
+        message = f"reloaded {len(reloaded)} scorer(s)"
+    elif unchanged:
+        message = "unchanged: the file's content is already loaded"
+    else:
+        message = "nothing to reload"
+    return {
+        "reloaded_scorers": reloaded,
+        "total_reloaded": len(reloaded),
+        "unchanged_scorers": unchanged,
+        "message": message,
+    }
 
 
 _default: ScorerLoader | None = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer.errors import EmptyFile, InvalidValue, MissingColumn, ParseError
+from autoscorer.workspace import safeio
 from autoscorer.workspace.files import check_file, decode_bytes, display_name, read_json
 
 HEAD_BYTES = 64 * 1024
@@ -33,7 +34,7 @@ def _decode_head(path: Path, encoding: str) -> tuple[str, bool]:
 
     A multi-byte character cut at the end of the block is not an error.
     """
-    with path.open("rb") as fh:
+    with safeio.open_file(path) as fh:
         raw = fh.read(HEAD_BYTES + 1)
     truncated = len(raw) > HEAD_BYTES
     raw = raw[:HEAD_BYTES]

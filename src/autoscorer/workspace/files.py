@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from autoscorer.errors import EmptyFile, EncodingError, FileTooLarge, MissingFile, ParseError
+from autoscorer.workspace import safeio
 
 
 def display_name(path: Path) -> str:
@@ -16,11 +18,20 @@ def display_name(path: Path) -> str:
 
 
 def check_file(path: Path, max_bytes: int) -> int:
-    """Size of ``path``; raises if missing, empty or larger than ``max_bytes``."""
+    """Size of ``path``; raises if missing, empty, larger than ``max_bytes`` or a link out.
+
+    The file is opened through :mod:`autoscorer.workspace.safeio`, so under a
+    workspace boundary a link leading out of the workspace is refused, never followed.
+    """
     name = display_name(path)
-    if not path.is_file():
-        raise MissingFile(f"{name} is missing", field=name, details={"file": name})
-    size = path.stat().st_size
+    try:
+        fd = safeio.open_fd(path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+        raise MissingFile(f"{name} is missing", field=name, details={"file": name}) from exc
+    try:
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
     if size == 0:
         raise EmptyFile(f"{name} is empty", field=name, details={"file": name})
     if size > max_bytes:
@@ -36,7 +47,9 @@ def check_file(path: Path, max_bytes: int) -> int:
 def read_text(path: Path, max_bytes: int, encoding: str = "utf-8") -> str:
     """Whole file as text; a BOM is dropped; bad bytes give the byte offset."""
     check_file(path, max_bytes)
-    return decode_bytes(path, path.read_bytes(), encoding)
+    with safeio.open_file(path) as fh:
+        raw = fh.read(max_bytes + 1)
+    return decode_bytes(path, raw, encoding)
 
 
 def decode_bytes(path: Path, raw: bytes, encoding: str, *, final: bool = True) -> str:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from autoscorer.errors import Forbidden, WorkspaceInvalid, WorkspaceNotFound
 from autoscorer.inputs import local_path
+from autoscorer.workspace import safeio
 from autoscorer.workspace.models import Meta
 
 DATA_EXTENSIONS = (".csv", ".json")
@@ -72,7 +73,7 @@ class Workspace:
         """``input/gt.csv`` or ``input/gt.json`` (first that exists), else None."""
         for ext in DATA_EXTENSIONS:
             candidate = directory / f"{stem}{ext}"
-            if candidate.is_file():
+            if candidate.is_file() or candidate.is_symlink():  # a link is judged, not skipped
                 return candidate
         return None
 
@@ -92,9 +93,18 @@ class Workspace:
                 details={"workspace_path": str(self.root)},
             )
 
+    def check_links(self) -> None:
+        """Refuse (WORKSPACE_INVALID) top-level entries that are symbolic links."""
+        safeio.check_top_level(self.root)
+
     def load_meta(self) -> Meta:
-        """Parse ``meta.json``; a clear :class:`WorkspaceInvalid` on any problem."""
+        """Parse ``meta.json``; a clear :class:`WorkspaceInvalid` on any problem.
+
+        The top-level entries are checked for links first, so every caller that
+        starts from ``meta.json`` refuses a linked workspace before anything runs.
+        """
         self.require_dir()
+        self.check_links()
         if not self.meta_path.is_file():
             raise WorkspaceInvalid(
                 f"{self.meta_path} is missing; create it with 'autoscorer init-workspace'",
@@ -102,7 +112,8 @@ class Workspace:
                 details={"missing_files": ["meta.json"], "workspace_path": str(self.root)},
             )
         try:
-            raw = json.loads(self.meta_path.read_text(encoding="utf-8-sig"))
+            with safeio.open_file(self.meta_path, "r", encoding="utf-8-sig") as fh:
+                raw = json.load(fh)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WorkspaceInvalid(
                 f"{self.meta_path} is not valid JSON: {exc}",

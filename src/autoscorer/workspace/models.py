@@ -60,6 +60,13 @@ class Resources(_Model):
             raise ValueError("memory must be positive")
         return v
 
+    @field_validator("disk")
+    @classmethod
+    def _check_disk(cls, v: str | None) -> str | None:
+        if v is not None and parse_memory(v) < 1024**2:
+            raise ValueError("disk must be at least 1Mi (e.g. '512Mi' or '4Gi')")
+        return v
+
     @property
     def memory_bytes(self) -> int:
         return parse_memory(self.memory)
@@ -99,7 +106,20 @@ class Meta(_Model):
     thresholds: dict[str, float] | None = Field(
         None, description="Rank thresholds S/A/B/C/D and 'pass'; see docs/results.md"
     )
-    expose_gt: bool = Field(False, description="Mount input/gt.* into the sandbox")
+    expose_gt: bool = Field(
+        False, description="Mount the ground truth into the sandbox (host's meta.json or admin)"
+    )
+    ground_truth: list[str] = Field(
+        default_factory=list,
+        description="More ground-truth paths under input/ (globs allowed), never mounted",
+    )
+
+    @field_validator("ground_truth")
+    @classmethod
+    def _check_ground_truth(cls, v: list[str]) -> list[str]:
+        from autoscorer.workspace.ground_truth import check_pattern
+
+        return [check_pattern(p) for p in v]
 
 
 class Summary(_Model):
@@ -123,9 +143,15 @@ class Timing(_Model):
 
 
 class ResourceUsage(_Model):
+    """A sandbox's resource use: peaks over the run, and the latest reading (``*_usage``:
+    CPU cores and memory in use, GPUs assigned), live while it runs, the last one after."""
+
     peak_cpu: float | None = None
     peak_memory: str | None = None
     total_disk_io: str | None = None
+    cpu_usage: float | None = None
+    memory_usage: str | None = None
+    gpu_usage: int | None = None
 
 
 class Versioning(_Model):

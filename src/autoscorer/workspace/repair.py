@@ -11,6 +11,7 @@ from typing import Any
 
 from autoscorer.errors import AutoScorerError
 from autoscorer.scorers.registry import ensure_builtins
+from autoscorer.workspace import safeio
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta
 from autoscorer.workspace.templates import (
@@ -83,11 +84,12 @@ def fix_meta(
         write_json_atomic(ws.meta_path, _new_meta(ws, task_type, scorer))
         return ["created meta.json with default settings"]
     try:
-        raw = json.loads(ws.meta_path.read_text(encoding="utf-8-sig"))
+        with safeio.open_file(ws.meta_path, "r", encoding="utf-8-sig") as fh:
+            raw = json.load(fh)
         if not isinstance(raw, dict):
             return []
         check_meta(raw, field_prefix="meta")
-    except (ValueError, AutoScorerError):
+    except (ValueError, OSError, AutoScorerError):
         return []  # unparsable or invalid: reported by the checks, not guessed at
     defaults = {
         **_identity_defaults(ws, raw, task_type, scorer),

@@ -33,6 +33,7 @@ from autoscorer.errors import (
     MissingColumn,
     ParseError,
 )
+from autoscorer.workspace import safeio
 from autoscorer.workspace.files import check_file, display_name
 from autoscorer.workspace.tabular_errors import (
     locate_bad_number,
@@ -137,7 +138,7 @@ def row_error(
 
 def _read_head(path: Path, name: str, fmt: CsvFormat) -> tuple[list[str], list[list[str]], bool]:
     """First record (header or first data row), up to 1000 sample rows, and header-only."""
-    with path.open("rb") as fh:
+    with safeio.open_file(path) as fh:
         raw = fh.read(_HEAD_BYTES)
         at_end = not fh.read(1)
     try:
@@ -245,7 +246,8 @@ def _arrow_read(
         quoted_strings_can_be_null=False,
     )
     try:
-        arrow = pcsv.read_csv(table.path, read_options=read, convert_options=convert)
+        with safeio.open_file(table.path) as fh:
+            arrow = pcsv.read_csv(fh, read_options=read, convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise _translate(table, str(exc), int_names) from exc
     except UnicodeDecodeError as exc:

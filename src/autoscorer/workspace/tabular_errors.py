@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from autoscorer.errors import EncodingError, InvalidValue, ParseError
+from autoscorer.workspace import safeio
 
 if TYPE_CHECKING:
     from autoscorer.workspace.tabular import CsvTable
@@ -46,7 +47,7 @@ def _first_bad_byte(path: Path, encoding: str) -> int | None:
     enc = "utf-8-sig" if norm in ("utf-8", "utf8") else encoding
     decoder = codecs.getincrementaldecoder(enc)()
     done = 0
-    with path.open("rb") as fh:
+    with safeio.open_file(path) as fh:
         while block := fh.read(_CHUNK):
             try:
                 decoder.decode(block)
@@ -60,7 +61,7 @@ def _first_bad_byte(path: Path, encoding: str) -> int | None:
 
 def _line_of(path: Path, offset: int) -> int:
     lines = 1
-    with path.open("rb") as fh:
+    with safeio.open_file(path) as fh:
         left = offset
         while left > 0 and (block := fh.read(min(_CHUNK, left))):
             lines += block.count(b"\n")
@@ -123,7 +124,7 @@ def _data_rows(table: CsvTable) -> Iterator[tuple[int, list[str]]]:
     """(0-based data row, fields) for every non-blank row after the header."""
     norm = table.fmt.encoding.lower().replace("_", "-")
     enc = "utf-8-sig" if norm in ("utf-8", "utf8") else table.fmt.encoding
-    with table.path.open("r", encoding=enc, errors="replace", newline="") as fh:
+    with safeio.open_file(table.path, "r", encoding=enc, errors="replace", newline="") as fh:
         rows = (r for r in csv.reader(fh) if r)
         if table.fmt.has_header:
             next(rows, None)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from autoscorer.errors import Conflict, InvalidParameter, WorkspaceInvalid
 from autoscorer.inputs import local_path
+from autoscorer.workspace import safeio
 from autoscorer.workspace.models import Meta
 
 
@@ -136,6 +137,8 @@ def _prepare_root(workspace: str | os.PathLike[str], overwrite: bool) -> Path:
     root = local_path(workspace, "workspace_path")
     if root.exists() and not root.is_dir():
         raise WorkspaceInvalid(f"{root} exists and is not a directory", field="workspace_path")
+    if root.is_dir():
+        safeio.check_top_level(root)  # a linked input/ would receive .gitkeep files
     if (root / "meta.json").exists() and not overwrite:
         raise Conflict(
             f"{root / 'meta.json'} already exists; pass overwrite (--overwrite) to replace it",
@@ -150,11 +153,12 @@ def _create_dirs(root: Path, dirs: tuple[str, ...]) -> list[str]:
     """Make each folder with a ``.gitkeep``; returns the files created."""
     created = []
     for d in dirs:
-        (root / d).mkdir(parents=True, exist_ok=True)
-        keep = root / d / ".gitkeep"
-        if not keep.exists():
-            keep.touch()
-            created.append(f"{d}/.gitkeep")
+        with safeio.open_dir(root, *Path(d).parts, create=True) as fd:
+            try:  # a planted (even dangling) link is left alone, never written through
+                os.close(safeio.create_new(fd, ".gitkeep"))
+            except FileExistsError:
+                continue
+        created.append(f"{d}/.gitkeep")
     return created
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from autoscorer.errors import WorkspaceNotFound
 from autoscorer.pipeline.scoring import DEFAULT_MAX_FILE_BYTES
+from autoscorer.workspace import safeio
 from autoscorer.workspace.layout import Workspace, resolve_inside
 from autoscorer.workspace.repair import fix_layout, fix_meta
 from autoscorer.workspace.report import Report
@@ -34,6 +35,7 @@ def open_workspace(
             field="workspace_path",
             details={"workspace_path": str(ws.root)},
         )
+    ws.check_links()
     return ws
 
 
@@ -71,10 +73,24 @@ def validate(
     ``strict`` turns warnings into errors. ``auto_fix`` creates missing folders
     and fills missing ``meta.json`` defaults, listing them under ``fixed``.
     ``deep`` runs the scorer (writing nothing) when both data files pass the
-    light checks. Raises only when the folder itself does not exist
-    (:class:`WorkspaceInvalid`) or is outside ``roots`` (:class:`Forbidden`).
+    light checks. Raises only when the folder itself does not exist or has a
+    top-level entry that is a link (:class:`WorkspaceInvalid`), or is outside
+    ``roots`` (:class:`Forbidden`). Every file is read through ``safeio``.
     """
     ws = open_workspace(workspace, roots)
+    with safeio.boundary(ws.root):
+        return _validate(ws, task_type, scorer, strict, auto_fix, deep, max_file_bytes)
+
+
+def _validate(
+    ws: Workspace,
+    task_type: str | None,
+    scorer: str | None,
+    strict: bool,
+    auto_fix: bool,
+    deep: bool,
+    max_file_bytes: int,
+) -> dict[str, Any]:
     rep = Report(ws.root)
     if auto_fix:
         rep.fixed += fix_layout(ws) + fix_meta(ws, task_type=task_type, scorer=scorer)

@@ -9,7 +9,7 @@ from pathlib import Path
 from autoscorer.errors import AutoScorerError
 from autoscorer.pipeline.scoring import score
 from autoscorer.scorers.base import Scorer
-from autoscorer.workspace import datacheck
+from autoscorer.workspace import datacheck, safeio
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta
 from autoscorer.workspace.report import Report
@@ -61,15 +61,28 @@ def _check_file(path: Path, role: str, spec: DataSpec, max_bytes: int) -> list[s
     return []
 
 
+def _within(role: str, path: Path, rep: Report) -> bool:
+    """The file obeys the workspace boundary (a prediction is no link at all); else an error."""
+    rel = safeio.relative_name(path, rep.root)
+    try:
+        if role == "pred":
+            safeio.refuse_linked_prediction(rep.root, rel)
+        else:
+            safeio.confine(path, rep.root)
+    except AutoScorerError as exc:
+        rep.error("data_format", exc.message)
+        return False
+    return True
+
+
 def _check_one(role: str, path: Path | None, spec: DataSpec, rep: Report, max_bytes: int) -> bool:
     d = rep.details["data_format"]
-    d[f"{role}_file_exists"] = path is not None and path.is_file()
     d[f"{role}_format_valid"] = False
-    if path is None or not path.is_file():
+    if path is not None and not _within(role, path, rep):
+        d[f"{role}_file_exists"] = True
         return False
-    if role == "pred" and not path.resolve().is_relative_to(rep.root):
-        # a submission must not make the scorer read (and quote) files outside its workspace
-        rep.error("data_format", f"output/{path.name} links to a file outside the workspace")
+    d[f"{role}_file_exists"] = path is not None and safeio.is_regular(path)
+    if path is None or not d[f"{role}_file_exists"]:
         return False
     try:
         for message in _check_file(path, role, spec, max_bytes):

@@ -1,24 +1,26 @@
-"""The job operations the API needs, as a Protocol over the job service (issue 4).
+"""The job operations the API needs, as a Protocol over the job service.
 
-The routes only call these methods; every record the service returns is a
-plain dict in the contract's field names. Until ``autoscorer.jobs.service``
-exists, :func:`load_service` returns None and the job endpoints answer
-503 SERVICE_UNAVAILABLE.
+The routes only call these methods; every record the service returns is a plain dict
+in the contract's field names. The service is built by the job system's composition
+root (:mod:`autoscorer.jobs.factory`); when it cannot be (its store is unreachable at
+start-up) the job endpoints answer 503 SERVICE_UNAVAILABLE and ``/health`` says why.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 
-from autoscorer.errors import ServiceUnavailable
+from autoscorer.api.security import Principal
+from autoscorer.errors import JobNotFound, ServiceUnavailable
+from autoscorer.jobs.records import STATES
 from autoscorer.settings import Settings
+from autoscorer.workspace.artifacts import OpenArtifact
 
 T = TypeVar("T")
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+NOT_FOUND = "not_found"  # a batch entry whose id names no job
 
 
 class JobServicePort(Protocol):
@@ -28,10 +30,10 @@ class JobServicePort(Protocol):
     # then makes them on the event loop instead of paying a thread hop per status poll
     inline_reads: bool
 
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]: ...
+    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]: ...
 
     def submit_batch(
-        self, jobs: list[dict[str, Any]], *, max_parallel: int | None
+        self, jobs: list[dict[str, Any]], *, max_parallel: int | None, privileged: bool = True
     ) -> dict[str, Any]: ...
 
     def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]: ...
@@ -43,6 +45,8 @@ class JobServicePort(Protocol):
     ) -> tuple[list[dict[str, Any]], int]: ...
 
     def cancel(self, job_id: str, reason: str) -> dict[str, Any]: ...
+
+    def artifact(self, job_id: str, name: str) -> OpenArtifact: ...
 
     def list(self, **filters: Any) -> tuple[list[dict[str, Any]], int]: ...
 
@@ -63,16 +67,11 @@ class JobServicePort(Protocol):
     def close(self) -> None: ...
 
 
-def load_service(settings: Settings) -> JobServicePort | None:
-    """The job service built from ``settings``, or None when it is not installed."""
-    try:
-        module = importlib.import_module("autoscorer.jobs.service")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("autoscorer.jobs"):
-            return None
-        raise
-    service: JobServicePort = module.from_settings(settings)
-    return service
+def load_service(settings: Settings) -> JobServicePort:
+    """The started job service built from ``settings`` (raises when its store is down)."""
+    from autoscorer.jobs.factory import build_service
+
+    return build_service(settings)
 
 
 async def read(fn: Callable[..., T], service: JobServicePort, *args: Any) -> T:
@@ -85,11 +84,20 @@ async def read(fn: Callable[..., T], service: JobServicePort, *args: Any) -> T:
 def require(service: JobServicePort | None) -> JobServicePort:
     if service is None:
         raise ServiceUnavailable(
-            "the job service is not available in this installation "
-            "(autoscorer.jobs.service is missing)",
+            "the job service is not available: its store could not be opened when the "
+            "server started (see /health and the server log); restart once it is reachable",
             details={"component": "jobs"},
         )
     return service
+
+
+def visible(job: dict[str, Any], who: Principal) -> dict[str, Any]:
+    """``job`` if ``who`` may see it; another key's job is "not found" to a submitter,
+    with the same answer as an unknown id, so its existence does not leak."""
+    scope = who.owner_scope
+    if scope is not None and job.get("owner") != scope:
+        raise JobNotFound(f"job {job['job_id']} not found", field="job_id")
+    return job
 
 
 def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -103,7 +111,8 @@ def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:
 
 
 def batch_summary(jobs: list[dict[str, Any]]) -> dict[str, int]:
-    summary = {"total": len(jobs)}
+    """``total`` and a count for every state (zero included), and ``not_found``."""
+    summary = {"total": len(jobs), **dict.fromkeys(STATES, 0), NOT_FOUND: 0}
     for job in jobs:
-        summary[job["status"]] = summary.get(job["status"], 0) + 1
+        summary[job["status"]] += 1
     return summary

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
+from typing import Annotated, Any, BinaryIO, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
@@ -17,12 +19,13 @@ from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
 from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
 from autoscorer.api.ops.idempotency import idempotent
 from autoscorer.api.ops.jobs import (
-    TERMINAL,
+    NOT_FOUND,
     JobServicePort,
     batch_summary,
     pagination,
     read,
     require,
+    visible,
 )
 from autoscorer.api.schemas.common import Envelope
 from autoscorer.api.schemas.jobs import (
@@ -42,19 +45,24 @@ from autoscorer.api.schemas.jobs import (
     JobStatusPublic,
 )
 from autoscorer.api.schemas.results import JobAccepted
-from autoscorer.api.security import inside_roots
-from autoscorer.errors import Conflict
-from autoscorer.inputs import INT64_MAX, JOB_ID_PATTERN, MAX_NAME, NAME_PATTERN
+from autoscorer.api.security import Principal, inside_roots
+from autoscorer.errors import Conflict, ResourceNotFound
+from autoscorer.inputs import JOB_ID_PATTERN, MAX_NAME, NAME_PATTERN
+from autoscorer.jobs.records import TERMINAL
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 JobIdPath = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="The job's id")]
 FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
+MAX_OFFSET = 2**31 - 1  # any store holds it (a larger one overflowed SQLite: a 500)
 
 
-def _job_in(body: JobCreate, settings: Settings, request: Request) -> dict[str, Any]:
+def _job_in(
+    body: JobCreate, settings: Settings, request: Request, who: Principal
+) -> dict[str, Any]:
     job = body.model_dump(exclude_none=True, exclude={"async_"})
     job["request_id"] = request_id_of(request)
+    job["owner"] = who.name if settings.auth_enabled else None
     job["workspace_path"] = str(
         inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
     )
@@ -64,6 +72,11 @@ def _job_in(body: JobCreate, settings: Settings, request: Request) -> dict[str, 
 
 def _status_of(service: JobServicePort, job_id: str) -> dict[str, Any]:
     return service.get(job_id, result=False)
+
+
+async def _status_for(service: JobServicePort, job_id: str, who: Principal) -> dict[str, Any]:
+    """The job's status if ``who`` may see it (404 for another key's job otherwise)."""
+    return visible(await read(_status_of, service, job_id), who)
 
 
 def _status_url(job_id: str) -> str:
@@ -84,7 +97,10 @@ async def submit_job(
     service = require(runtime.service)
 
     async def run() -> tuple[int, dict[str, Any]]:
-        job = await run_in_threadpool(service.submit, _job_in(body, settings, request))
+        job = await run_in_threadpool(
+            partial(service.submit, privileged=who.allows("admin")),
+            _job_in(body, settings, request, who),
+        )
         if not body.async_:
             job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
         if job["status"] in TERMINAL:
@@ -108,34 +124,51 @@ async def submit_batch(
     service = require(runtime.service)
 
     async def run() -> tuple[int, dict[str, Any]]:
-        jobs = [_job_in(item, settings, request) for item in body.jobs]
-        data = await run_in_threadpool(service.submit_batch, jobs, max_parallel=body.max_parallel)
+        jobs = [_job_in(item, settings, request, who) for item in body.jobs]
+        data = await run_in_threadpool(
+            service.submit_batch,
+            jobs,
+            max_parallel=body.max_parallel,
+            privileged=who.allows("admin"),
+        )
         return 202, data
 
     return await idempotent(request, service, f"{who.name}:jobs/batch", body, run)
 
 
 @router.post("/batch/status", response_model=Envelope[BatchStatusPublic], summary="Statuses")
-async def batch_status(request: Request, runtime: RuntimeDep, _: Reader, body: JobIds) -> Response:
+async def batch_status(
+    request: Request, runtime: RuntimeDep, who: Reader, body: JobIds
+) -> Response:
+    """One entry per id, in order; an unknown (or unseen) id is an entry ``not_found``."""
     service = require(runtime.service)
-    jobs = [await read(_status_of, service, job_id) for job_id in body.job_ids]
+    jobs = [await _status_or_missing(service, job_id, who) for job_id in body.job_ids]
     if not body.include_progress:
         jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
     return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
 
 
+async def _status_or_missing(
+    service: JobServicePort, job_id: str, who: Principal
+) -> dict[str, Any]:
+    try:
+        return await _status_for(service, job_id, who)
+    except ResourceNotFound as exc:
+        return {"job_id": job_id, "status": NOT_FOUND, "error": exc.to_dict()}
+
+
 @router.delete("/batch", response_model=Envelope[BatchCancelled], summary="Cancel jobs")
 async def cancel_batch(
-    request: Request, runtime: RuntimeDep, _: Submitter, body: JobBatchCancel
+    request: Request, runtime: RuntimeDep, who: Submitter, body: JobBatchCancel
 ) -> Response:
+    """Each id on its own: an unknown or finished job is listed in ``failed_cancellations``."""
     service = require(runtime.service)
-    for job_id in body.job_ids:  # an unknown id is a 404 before anything is cancelled
-        await read(_status_of, service, job_id)
     cancelled, failed = [], []
     for job_id in body.job_ids:
         try:
+            await _status_for(service, job_id, who)  # another key's job: not found to a submitter
             cancelled.append(await run_in_threadpool(service.cancel, job_id, body.reason))
-        except Conflict as exc:
+        except (Conflict, ResourceNotFound) as exc:
             failed.append({"job_id": job_id, "error": exc.to_dict()})
     data = {
         "cancelled_jobs": cancelled,
@@ -149,17 +182,18 @@ async def cancel_batch(
 async def list_jobs(
     request: Request,
     runtime: RuntimeDep,
-    _: Reader,
+    who: Reader,
     status: JobState | None = Query(None),
     task_type: str | None = Query(None, max_length=MAX_NAME, pattern=NAME_PATTERN),
     scorer: str | None = Query(None, max_length=MAX_NAME, pattern=NAME_PATTERN),
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=INT64_MAX, description="Rows to skip (at most 2^63-1)"),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     sort: Literal["created_at", "updated_at", "job_id"] = Query("created_at"),
     order: Literal["asc", "desc"] = Query("desc"),
 ) -> Response:
     service = require(runtime.service)
     filters = {"status": status, "task_type": task_type, "scorer": scorer}
+    filters["owner"] = who.owner_scope  # a submitter lists its own jobs only
     jobs, total = await run_in_threadpool(
         service.list, **filters, sort=sort, order=order, limit=limit, offset=offset
     )
@@ -168,24 +202,24 @@ async def list_jobs(
 
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
 async def job_status(
-    request: Request, runtime: RuntimeDep, _: Reader, job_id: JobIdPath
+    request: Request, runtime: RuntimeDep, who: Reader, job_id: JobIdPath
 ) -> Response:
     service = require(runtime.service)
-    return ok(request, await read(_status_of, service, job_id))
+    return ok(request, await _status_for(service, job_id, who))
 
 
 @router.get("/{job_id}/result", response_model=Envelope[JobResultPublic], summary="Job result")
 async def job_result(
     request: Request,
     runtime: RuntimeDep,
-    _: Reader,
+    who: Reader,
     job_id: JobIdPath,
     include_artifacts: bool = Query(True, description="Keep the artifacts section"),
     include_logs: bool = Query(False, description="Add the job's log lines"),
 ) -> Response:
     """409 CONFLICT while the job has not finished."""
     service = require(runtime.service)
-    job = await run_in_threadpool(service.get, job_id)
+    job = visible(await run_in_threadpool(service.get, job_id), who)
     if job["status"] not in TERMINAL:
         raise Conflict(
             f"job {job_id} is {job['status']}; its result exists once it has finished",
@@ -204,6 +238,44 @@ async def job_result(
 
 
 @router.get(
+    "/{job_id}/artifacts/{name}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}, "image/png": {}, "text/csv": {}},
+            "description": "The artifact's bytes, with its content type",
+        }
+    },
+    summary="Download an artifact",
+)
+async def job_artifact(
+    request: Request,
+    runtime: RuntimeDep,
+    who: Reader,
+    job_id: JobIdPath,
+    name: Annotated[str, PathParam(max_length=MAX_NAME * 2, pattern=NAME_PATTERN)],
+) -> Response:
+    """One artifact the job's result lists, by its name (``confusion_matrix``) or its file
+    name (``confusion_matrix.png``). Links in ``output/`` are refused, never followed; the
+    job's visibility is the status's (another key's job is not found to a submitter)."""
+    service = require(runtime.service)
+    await _status_for(service, job_id, who)
+    art = await run_in_threadpool(service.artifact, job_id, name)
+    headers = {
+        REQUEST_ID_HEADER: request_id_of(request),
+        "Content-Length": str(art.size),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(art.filename)}",
+    }
+    return StreamingResponse(_chunks(art.file), media_type=art.media_type, headers=headers)
+
+
+def _chunks(file: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:
+    with file:
+        while block := file.read(size):
+            yield block
+
+
+@router.get(
     "/{job_id}/logs",
     response_model=Envelope[JobLogsPublic],
     responses={
@@ -217,7 +289,7 @@ async def job_result(
 async def job_logs(
     request: Request,
     runtime: RuntimeDep,
-    _: Reader,
+    who: Reader,
     job_id: JobIdPath,
     level: Literal["debug", "info", "warning", "error"] | None = Query(None),
     since: str | None = Query(
@@ -227,6 +299,7 @@ async def job_logs(
     follow: bool = Query(False, description="Stream new lines until the job ends"),
 ) -> Response:
     service = require(runtime.service)
+    await _status_for(service, job_id, who)
     logs, total = await run_in_threadpool(service.logs, job_id, level=level, since=since, tail=tail)
     if not follow:
         data = {"job_id": job_id, "logs": logs, "total_lines": total, "has_more": len(logs) < total}
@@ -267,9 +340,10 @@ async def _follow(
 
 @router.delete("/{job_id}", response_model=Envelope[JobCancelled], summary="Cancel a job")
 async def cancel_job(
-    request: Request, runtime: RuntimeDep, _: Submitter, job_id: JobIdPath
+    request: Request, runtime: RuntimeDep, who: Submitter, job_id: JobIdPath
 ) -> Response:
     """A finished job gives 409 CONFLICT."""
     service = require(runtime.service)
+    await _status_for(service, job_id, who)
     job = await run_in_threadpool(service.cancel, job_id, "User requested cancellation")
     return ok(request, job)

@@ -1,4 +1,5 @@
 """Custom scorer files (admin only, they run code on the server): load, reload, watch.
+``security.scorer_loading: false`` turns loading, reloading and watching off (403).
 
 Declared before ``/api/v1/scorers/{scorer_name}`` so ``/watch`` and ``/load``
 are not taken for scorer names.
@@ -23,7 +24,7 @@ from autoscorer.api.schemas import (
     WatchStatus,
     WatchStopped,
 )
-from autoscorer.api.security import inside_roots
+from autoscorer.api.security import check_scorer_loading, inside_roots
 from autoscorer.inputs import API_PATH_PATTERN, MAX_PATH
 from autoscorer.scorers.loader import reload_data
 from autoscorer.scorers.watcher import load_and_watch
@@ -35,6 +36,7 @@ router = APIRouter(prefix="/api/v1/scorers", tags=["scorers"])
 async def load_scorers(
     request: Request, runtime: RuntimeDep, settings: SettingsDep, _: Admin, body: ScorerLoad
 ) -> Response:
+    check_scorer_loading(settings)
     path = inside_roots(body.file_path, settings.scorer_roots, "file_path")
     data = await run_in_threadpool(
         load_and_watch,
@@ -52,17 +54,21 @@ async def reload_scorers(
     request: Request, runtime: RuntimeDep, settings: SettingsDep, _: Admin, body: ScorerReload
 ) -> Response:
     """Re-imports the file if it changed; a broken file keeps the old version (400)."""
+    check_scorer_loading(settings)
     path = inside_roots(body.file_path, settings.scorer_roots, "file_path")
-    reloaded = await run_in_threadpool(
-        runtime.watcher.loader.reload_file, path, scorer_name=body.scorer_name
-    )
-    return ok(request, reload_data(reloaded))
+    loader = runtime.watcher.loader
+    reloaded = await run_in_threadpool(loader.reload_file, path, scorer_name=body.scorer_name)
+    live = loader.versions(path)
+    if body.scorer_name:
+        live = {k: v for k, v in live.items() if k == body.scorer_name}
+    return ok(request, reload_data(reloaded, live))
 
 
 @router.post("/watch", response_model=Envelope[WatchStarted], summary="Watch a scorer file")
 async def watch_scorer(
     request: Request, runtime: RuntimeDep, settings: SettingsDep, _: Admin, body: ScorerWatch
 ) -> Response:
+    check_scorer_loading(settings)
     path = inside_roots(body.file_path, settings.scorer_roots, "file_path")
     data = await run_in_threadpool(runtime.watcher.start, path, check_interval=body.check_interval)
     return ok(request, data)

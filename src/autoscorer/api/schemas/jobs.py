@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field
 
 from autoscorer.api.schemas.common import ErrorPublic, Public, Request
 from autoscorer.api.schemas.fields import ApiPath, FreeObject, JobId, Name, Text, Url
@@ -15,29 +15,37 @@ from autoscorer.api.schemas.results import (
     LogEntryPublic,
     ResultPublic,
 )
-from autoscorer.inputs import tree_problem
 
 Executor = Literal["auto", "docker", "local", "kubernetes", "k8s"]
 
 
-MAX_TIME_LIMIT = 7 * 24 * 3600.0  # seconds
+class ResourcesConfig(Request):
+    """Resource limits; a submitter may only lower them below ``meta.json``'s."""
+
+    cpu: float | None = Field(None, gt=0, le=1024, examples=[2.0])
+    memory: Name | None = Field(None, examples=["4Gi"])
+    gpus: int | None = Field(None, ge=0, le=64)
+    pids: int | None = Field(None, ge=1, le=1_000_000)
+    disk: Name | None = Field(None, examples=["1Gi"])
 
 
 class JobConfig(Request):
-    """Overrides of ``meta.json``: time_limit, resources, scorer_params, other keys of it."""
+    """Overrides of ``meta.json``. Unknown keys are refused (400). A submitter may only
+    make limits stricter (lower ``time_limit``, fewer ``resources``); every other key and
+    any raised limit needs the admin role (403 naming the field)."""
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _check_extra(self) -> JobConfig:
-        problem = tree_problem(self.model_extra or {})
-        if problem:
-            raise ValueError(problem)
-        return self
-
-    time_limit: float | None = Field(None, gt=0, le=MAX_TIME_LIMIT, examples=[1800])
-    resources: FreeObject | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
-    scorer_params: FreeObject | None = Field(None, examples=[{"average": "macro"}])
+    time_limit: float | None = Field(None, gt=0, le=30 * 86_400, examples=[1800])
+    resources: ResourcesConfig | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
+    scorer_params: FreeObject | None = Field(
+        None, examples=[{"average": "macro"}], description="Admin only"
+    )
+    network_policy: Literal["none", "restricted", "bridge"] | None = Field(
+        None, description="Admin only"
+    )
+    expose_gt: bool | None = Field(None, description="Admin only: mount the ground truth")
+    env: dict[Name, Text] | None = Field(None, description="Admin only: sandbox environment")
+    keep_container: bool | None = Field(None, description="Admin only")
+    queue: Name | None = Field(None, description="Admin only: route to this queue")
 
 
 class JobCreate(Request):

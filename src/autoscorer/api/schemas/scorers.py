@@ -138,9 +138,20 @@ class ReloadedScorer(Public):
     reloaded_at: str
 
 
+class UnchangedScorer(Public):
+    name: str
+    version: str
+
+
 class ScorersReloaded(Public):
     reloaded_scorers: list[ReloadedScorer]
     total_reloaded: int
+    unchanged_scorers: list[UnchangedScorer] = Field(
+        default_factory=list, description="The file's scorers already at its content"
+    )
+    message: str = Field(
+        "", examples=["unchanged: the file's content is the version already loaded"]
+    )
 
 
 class ScorerWatch(Request):

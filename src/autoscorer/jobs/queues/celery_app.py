@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
 from celery.signals import worker_process_init, worker_shutdown
 
-from autoscorer.jobs import hooks
-from autoscorer.jobs.runner import JobRunner, Outcome, new_worker_id
-from autoscorer.jobs.store import JobStore
+from autoscorer.jobs.runner import JobRunner, Outcome
 from autoscorer.settings import Settings
+
+if TYPE_CHECKING:
+    from autoscorer.jobs.factory import CeleryWorkerParts
 
 log = logging.getLogger("autoscorer.jobs.celery")
 TASK = "autoscorer.run_job"
 BUSY_RETRY = 1.0  # seconds before a job held elsewhere (or batch-limited) is tried again
+app: Celery  # built from the environment on first access (see __getattr__), not at import
 
 
 def make_app(settings: Settings | None = None) -> Celery:
@@ -49,29 +50,23 @@ class _Worker:
     """This process's store and runner, made after the fork (connections must not be shared)."""
 
     lock = threading.Lock()
-    runner: JobRunner | None = None
-    uninstall: Callable[[], None] | None = None
+    parts: CeleryWorkerParts | None = None
 
     @classmethod
     def get(cls) -> JobRunner:
         with cls.lock:
-            if cls.runner is None:
-                settings = Settings()
-                store = JobStore(settings.database_url)
-                cls.uninstall = hooks.install(settings, store)
-                cls.runner = JobRunner(
-                    store, new_worker_id("celery"), lease_seconds=settings.job_lease_seconds
-                )
-            return cls.runner
+            if cls.parts is None:
+                from autoscorer.jobs.factory import CeleryWorkerParts
+
+                cls.parts = CeleryWorkerParts(Settings())
+            return cls.parts.runner
 
     @classmethod
     def reset(cls, **_: Any) -> None:
         with cls.lock:
-            if cls.uninstall is not None:
-                cls.uninstall()
-            if cls.runner is not None:
-                cls.runner.store.close()
-            cls.runner, cls.uninstall = None, None
+            if cls.parts is not None:
+                cls.parts.close()
+            cls.parts = None
 
 
 def _run_job(task: Task, job_id: str) -> str:
@@ -84,4 +79,12 @@ def _run_job(task: Task, job_id: str) -> str:
 worker_process_init.connect(_Worker.reset, weak=False)
 worker_shutdown.connect(_Worker.reset, weak=False)
 
-app = make_app()
+
+def __getattr__(name: str) -> Any:
+    """``app``, built from the environment's settings on first use (``celery -A
+    autoscorer.jobs.queues.celery_app`` and ``autoscorer worker`` ask for it), not at import."""
+    if name != "app":
+        raise AttributeError(name)
+    global app
+    app = make_app()
+    return app

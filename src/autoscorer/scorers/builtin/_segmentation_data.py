@@ -7,7 +7,7 @@ file, the entry (``images[3].width``) or the image id, and what to do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from autoscorer.errors import (
     UnknownId,
 )
 from autoscorer.scorers.functional.segmentation import first_out_of_range
+from autoscorer.workspace import safeio
 from autoscorer.workspace.files import check_file, read_json
 
 if TYPE_CHECKING:
@@ -136,6 +137,27 @@ def load_ground_truth(path: Path, max_bytes: int, encoding: str) -> GroundTruth:
     return GroundTruth(images=specs, categories=_parse_categories(data.get("categories")))
 
 
+def gt_mask_paths(gt_path: Path, max_bytes: int = 256 * 1024**2) -> list[str]:
+    """``input/<folder>`` holding each mask ``gt_path`` names (the file when at the top).
+
+    What a sandbox must not see; a gt.json that cannot be read hides all of ``input/``.
+    """
+    if not gt_path.is_file():
+        return []
+    try:
+        images = read_json(gt_path, max_bytes, "utf-8").get("images") or []
+        names = {str(image["mask_file"]) for image in images}
+    except Exception:  # unreadable or unexpected: the safe answer is "everything"
+        return ["input"]
+    out = set()
+    for name in names:
+        parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
+        if not parts or ".." in parts or parts[0] == "/":
+            continue  # outside input/: the scorer refuses it
+        out.add("/".join(["input", *(parts[:-1] or parts)]))
+    return sorted(out)
+
+
 def load_predictions(
     path: Path, max_bytes: int, encoding: str, gt: GroundTruth
 ) -> dict[ImageId, str]:
@@ -232,7 +254,7 @@ def _check_image(img: Image.Image, name: str, image: ImageSpec) -> None:
 
 def _open_mask(path: Path, name: str, image: ImageSpec) -> NDArray[Any]:
     try:
-        with Image.open(path) as img:
+        with safeio.open_file(path) as fh, Image.open(fh) as img:
             # size and mode are checked from the header, before any pixel is decoded
             _check_image(img, name, image)
             return np.asarray(img).astype(np.uint8) if img.mode == "1" else np.asarray(img)
@@ -256,7 +278,7 @@ def read_mask(
     file = GT_NAME if role == "gt" else PRED_NAME
     path = mask_path(base, relative, file, image)
     name = mask_name(base, relative)
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():  # a link is judged by check_file
         whose = "ground-truth" if role == "gt" else "predicted"
         raise MissingFile(
             f"{name} is missing: the {whose} mask of image {image.id!r} named in {file}",

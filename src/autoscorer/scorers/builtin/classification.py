@@ -42,6 +42,7 @@ class _ClassificationScorer(Scorer):
     task_type = "classification"
     supported_formats: ClassVar[list[str]] = ["csv"]
     gt_file = _CSV_INPUT["gt_file"]
+    ground_truth: ClassVar[tuple[str, ...] | None] = ("input/gt.csv",)
     pred_file = _CSV_INPUT["pred_file"]
     required_columns: ClassVar[list[str]] = _CSV_INPUT["required_columns"]
     data_types: ClassVar[dict[str, str]] = _CSV_INPUT["data_types"]

@@ -55,6 +55,7 @@ class DetectionMAP(Scorer):
     task_type = "detection"
     supported_formats: ClassVar[list[str]] = ["json"]
     gt_file = GT_NAME
+    ground_truth: ClassVar[tuple[str, ...] | None] = (GT_NAME,)
     pred_file = PRED_NAME
     required_columns: ClassVar[list[str]] = ["image_id", "category_id", "bbox", "score"]
     data_types: ClassVar[dict[str, str]] = {

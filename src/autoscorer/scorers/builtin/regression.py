@@ -36,6 +36,7 @@ class RegressionRMSE(Scorer):
     supported_formats: ClassVar[list[str]] = ["csv"]
     documentation = "docs/scorers/regression.md"
     gt_file = "input/gt.csv"
+    ground_truth: ClassVar[tuple[str, ...] | None] = ("input/gt.csv",)
     pred_file = "output/pred.csv"
     required_columns: ClassVar[list[str]] = ["id", "value"]
     data_types: ClassVar[dict[str, str]] = {"id": "string|integer", "value": "number"}

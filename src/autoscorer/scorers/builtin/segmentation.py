@@ -17,6 +17,7 @@ from autoscorer.errors import InvalidParameter, InvalidValue
 from autoscorer.scorers.base import Param, ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.builtin._segmentation_data import (
     GroundTruth,
+    gt_mask_paths,
     load_ground_truth,
     load_image_pair,
     load_predictions,
@@ -28,6 +29,8 @@ from autoscorer.scorers.functional.segmentation import (
 )
 from autoscorer.scorers.ranking import DEFAULT_THRESHOLDS
 from autoscorer.scorers.registry import register_scorer
+from autoscorer.workspace.layout import Workspace
+from autoscorer.workspace.models import Meta
 
 
 def _finite(value: float) -> float | None:
@@ -83,6 +86,8 @@ class SegmentationMIoU(Scorer):
     task_type = "segmentation"
     supported_formats: ClassVar[list[str]] = ["json", "png"]
     gt_file = "input/gt.json"
+    # and every mask folder gt.json names (ground_truth_paths)
+    ground_truth: ClassVar[tuple[str, ...] | None] = ("input/gt.json", "input/masks")
     pred_file = "output/pred.json"
     required_columns: ClassVar[list[str]] = ["image_id", "mask_file"]
     data_types: ClassVar[dict[str, str]] = {
@@ -129,6 +134,11 @@ class SegmentationMIoU(Scorer):
             "expected_output": {"mIoU": 0.72, "pixel_accuracy": 0.91},
         }
     ]
+
+    @classmethod
+    def ground_truth_paths(cls, ws: Workspace, meta: Meta) -> tuple[str, ...] | None:
+        """gt.json, ``input/masks`` and the folder of every mask file gt.json names."""
+        return (*(cls.ground_truth or ()), *gt_mask_paths(ws.root / cls.gt_file))
 
     def num_classes(self, gt: GroundTruth) -> int:
         top = max(gt.categories, default=-1) + 1
