@@ -120,7 +120,14 @@ RESULT = {
         "inference_time": 42.1,
         "scoring_time": 3.5,
     },
-    "resources": {"peak_cpu": 1.95, "peak_memory": "3.8Gi", "total_disk_io": "50MB"},
+    "resources": {
+        "peak_cpu": 1.95,
+        "peak_memory": "3.8Gi",
+        "total_disk_io": "50MB",
+        "cpu_usage": 1.8,
+        "memory_usage": "3.2Gi",
+        "gpu_usage": 0,
+    },
     "versioning": {
         "scorer": "classification_f1",
         "version": "2.0.0",
@@ -145,6 +152,7 @@ RESULT = {
 STATUS = {
     "job_id": "job-demo-001",
     "status": "running",
+    "owner": "ci",
     "task_type": "classification",
     "scorer": "classification_f1",
     "workspace_path": "/srv/workspaces/demo",

@@ -128,20 +128,29 @@ class BatchJobStatusPublic(JobStatusPublic):
     progress: float = Field(None, ge=0, le=1)  # type: ignore[assignment]
 
 
+class BatchJobMissing(Public):
+    """A batch entry whose id names no job (or one this key may not see)."""
+
+    job_id: str
+    status: Literal["not_found"]
+    error: ErrorPublic
+
+
 class BatchSummaryPublic(Public):
-    """How many of the jobs are in each state (states with none are left out)."""
+    """How many of the entries are in each state."""
 
     total: int = Field(..., ge=0)
-    submitted: int | None = None
-    queued: int | None = None
-    running: int | None = None
-    completed: int | None = None
-    failed: int | None = None
-    cancelled: int | None = None
+    submitted: int = Field(..., ge=0)
+    queued: int = Field(..., ge=0)
+    running: int = Field(..., ge=0)
+    completed: int = Field(..., ge=0)
+    failed: int = Field(..., ge=0)
+    cancelled: int = Field(..., ge=0)
+    not_found: int = Field(..., ge=0)
 
 
 class BatchStatusPublic(Public):
-    jobs: list[BatchJobStatusPublic]
+    jobs: list[BatchJobStatusPublic | BatchJobMissing]
     summary: BatchSummaryPublic
 
 

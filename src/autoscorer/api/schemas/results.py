@@ -50,6 +50,9 @@ class ResourceUsagePublic(Public):
     peak_cpu: float | None = Field(..., examples=[1.95])
     peak_memory: str | None = Field(..., examples=["3.8Gi"])
     total_disk_io: str | None = Field(..., examples=["50MB"])
+    cpu_usage: float | None = Field(..., examples=[1.8], description="Cores in use (last sample)")
+    memory_usage: str | None = Field(..., examples=["3.2Gi"])
+    gpu_usage: int | None = Field(..., examples=[0])
 
 
 class VersioningPublic(Public):
@@ -128,6 +131,7 @@ class JobStatusPublic(Public):
 
     job_id: str = Field(..., examples=["job-demo-001"])
     status: JobState = Field(..., examples=["running"])
+    owner: str | None = Field(..., description="Name of the API key that submitted the job")
     task_type: str | None = Field(..., examples=["classification"])
     scorer: str | None = Field(..., examples=["classification_f1"])
     workspace_path: str = Field(..., description="Resolved on the server")
