@@ -74,6 +74,9 @@ BASES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/jobs/{job_id}/result"): {"path": {"job_id": "j1"}},
     ("GET", "/api/v1/jobs/{job_id}/logs"): {"path": {"job_id": "j1"}, "params": {"since": "x"}},
     ("DELETE", "/api/v1/jobs/{job_id}"): {"path": {"job_id": "j1"}},
+    ("GET", "/api/v1/jobs/{job_id}/artifacts/{name}"): {
+        "path": {"job_id": "j1", "name": "confusion_matrix"}
+    },
     ("POST", "/api/v1/scorers/load"): {"json": {"file_path": "scorers/custom_scorer.py"}},
     ("POST", "/api/v1/scorers/reload"): {
         "json": {"file_path": "scorers/custom_scorer.py", "scorer_name": "custom_nlp_scorer"}
