@@ -86,7 +86,7 @@ class ResultPublic(Public):
         examples=[{"f1_macro": 0.85, "accuracy": 0.88, "confusion_matrix": [[45, 5], [8, 42]]}],
     )
     artifacts: dict[str, ArtifactPublic] = Field(
-        None,  # type: ignore[assignment]
+        default_factory=dict,
         description="Artifact name -> file (left out with include_artifacts=false)",
     )
     timing: TimingPublic

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -67,8 +67,12 @@ class SystemStatusPublic(Public):
     executors: dict[str, ExecutorStatus] = Field(..., description="Executor name -> state")
 
 
-ConfigSection = Literal[tuple(SECTIONS)]  # type: ignore[valid-type]
-TemplateName = Literal[tuple(TEMPLATES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the values come from the tables at run time; mypy sees their type
+    ConfigSection = str
+    TemplateName = str
+else:
+    ConfigSection = Literal[tuple(SECTIONS)]
+    TemplateName = Literal[tuple(TEMPLATES)]
 
 
 class ConfigUpdate(Request):
