@@ -28,6 +28,7 @@ the API's single error handler), and a ``fault`` saying whose problem it is:
     │   ├── UnknownId                     UNKNOWN_ID
     │   └── InvalidValue                  INVALID_VALUE
     ├── WorkspaceInvalid                  WORKSPACE_INVALID     422 host
+    │   └── WorkspaceNotFound             RESOURCE_NOT_FOUND    404 host
     ├── ExecutionFailed                   EXECUTION_FAILED      500 system
     │   ├── ExitNonZero                   EXIT_NONZERO          participant
     │   ├── OOMKilled                     OOM_KILLED            participant
@@ -214,6 +215,12 @@ class WorkspaceInvalid(AutoScorerError):
     """The workspace layout or meta.json is wrong."""
 
     code, http_status, fault = "WORKSPACE_INVALID", 422, HOST
+
+
+class WorkspaceNotFound(WorkspaceInvalid):
+    """The workspace folder does not exist: a path to correct, like any missing resource."""
+
+    code, http_status = "RESOURCE_NOT_FOUND", 404
 
 
 class ExecutionFailed(AutoScorerError):

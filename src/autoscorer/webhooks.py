@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from autoscorer.errors import InvalidParameter
+from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.observability.metrics import count_webhook_failure
 
 SIGNATURE_HEADER = "X-AutoScorer-Signature"
@@ -64,18 +64,23 @@ def verify(
 
 
 def check_url(url: str, allowed_hosts: Iterable[str]) -> str:
-    """Reject a callback URL whose scheme is not http(s) or whose host is not allowed.
+    """Reject a callback URL whose scheme is not http(s) (400) or whose host is not allowed
+    (403 :class:`Forbidden`).
 
     ``allowed_hosts`` entries are host names, ``host:port``, or ``*`` (anything).
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameter(f"callback_url {url!r} must be an http(s) URL", field="callback_url")
+    try:
+        port = parts.port
+    except ValueError as exc:  # "http://host:99999", "http://host:x"
+        raise InvalidParameter(f"callback_url has a bad port: {exc}", field="callback_url") from exc
     allowed = set(allowed_hosts)
     host = parts.hostname
-    if "*" in allowed or host in allowed or f"{host}:{parts.port}" in allowed:
+    if "*" in allowed or host in allowed or f"{host}:{port}" in allowed:
         return url
-    raise InvalidParameter(
+    raise Forbidden(  # a policy refusal, like a path outside the roots
         f"callback_url host {host!r} is not in the webhook allow-list",
         field="callback_url",
         details={"allowed_hosts": sorted(allowed)},

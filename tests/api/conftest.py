@@ -190,3 +190,118 @@ class Helpers:
 @pytest.fixture()
 def h() -> type[Helpers]:
     return Helpers
+
+
+FUZZ_KEY = "fuzz-admin-secret"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fuzz_roots(tmp: Path) -> dict[str, Path]:
+    """Roots holding what the documented examples name, so they reach the code behind them:
+    ``examples/classification`` (a scorable workspace) and ``scorers/custom_scorer.py``."""
+    import shutil
+
+    ws, scorers = tmp / "ws", tmp / "scorer-root"
+    shutil.copytree(REPO / "examples" / "classification", ws / "examples" / "classification")
+    (scorers / "scorers").mkdir(parents=True)
+    (scorers / "scorers" / "custom_scorer.py").write_text(CUSTOM_SCORER)
+    return {"workspaces": ws, "scorers": scorers}
+
+
+CUSTOM_SCORER = """\
+from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
+from autoscorer.scorers.registry import register_scorer
+
+
+@register_scorer
+class CustomNlpScorer(Scorer):
+    name = "custom_nlp_scorer"
+    version = "1.0.0"
+    task_type = "nlp"
+    primary_metric = "score"
+
+    def evaluate(self, ctx: ScoringContext) -> ScoreOutput:
+        return ScoreOutput(metrics={"score": 1.0})
+"""
+
+
+class ServedProcess:
+    """``autoscorer serve`` in a child process on 127.0.0.1; its output kept in a file."""
+
+    def __init__(self, tmp: Path, *, keys: bool) -> None:
+        import yaml
+
+        roots = fuzz_roots(tmp)
+        self.port = free_port()
+        self.log_path = tmp / "server.log"
+        config: dict[str, Any] = {
+            "database_url": f"sqlite:///{tmp / 'jobs.db'}",
+            "workspace_roots": [str(roots["workspaces"])],
+            "scorer_roots": [str(roots["scorers"])],
+            "executor": "local",
+            "sync_wait_seconds": 2.0,  # well below the client timeout: answers never time out
+            "log_level": "WARNING",
+        }
+        if keys:
+            config["api_keys"] = [{"name": "fuzz", "sha256": hash_key(FUZZ_KEY), "role": "admin"}]
+        self.config_path = tmp / "autoscorer.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.headers = {"Authorization": f"Bearer {FUZZ_KEY}"} if keys else {}
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServedProcess:
+        import os
+        import subprocess
+        import sys
+
+        cmd = [sys.executable, "-m", "autoscorer.cli.main", "serve", "--host", "127.0.0.1"]
+        cmd += ["--port", str(self.port), "--config", str(self.config_path)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOSCORER_")}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120  # a loaded 2-core CI runner starts slowly
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"autoscorer serve did not start:\n{self.output()}")
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=10).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ServedProcess]]:
+    """Start ``autoscorer serve`` processes (with or without API keys); all stopped at the end."""
+    started: list[ServedProcess] = []
+
+    def start(*, keys: bool) -> ServedProcess:
+        server = ServedProcess(tmp_path_factory.mktemp("served"), keys=keys).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -72,5 +72,5 @@ def test_callback_hosts_outside_the_allow_list_are_refused(make_client, roots) -
     client = _hooked(make_client)
     body = {"workspace_path": str(roots["workspaces"] / "cls"),
             "callback_url": "http://example.invalid/hook"}  # fmt: skip
-    check_error(client.post("/api/v1/jobs", json=body), 400, "INVALID_PARAMETER", "callback_url")
+    check_error(client.post("/api/v1/jobs", json=body), 403, "FORBIDDEN", "callback_url")
     assert data_of(client.get("/api/v1/jobs"))["pagination"]["total"] == 0

@@ -25,7 +25,7 @@ def test_validate_valid_and_invalid_workspace(h, client: TestClient, roots: dict
     data = h.data_of(client.post("/api/v1/workspaces/validate", json={"workspace_path": "cls"}))
     assert data["validation_status"] == "invalid" and data["errors"]
     missing = client.post("/api/v1/workspaces/validate", json={"workspace_path": "nope"})
-    h.check_error(missing, 422, "WORKSPACE_INVALID")
+    h.check_error(missing, 404, "RESOURCE_NOT_FOUND", "workspace_path")
 
 
 def test_init_creates_the_layout(h, client: TestClient, roots: dict) -> None:
@@ -67,7 +67,10 @@ def test_paths_outside_the_roots_are_forbidden(
 ) -> None:
     for escape in escapes:
         resp = client.request(method, path, json={key: escape})
-        h.check_error(resp, 403, "FORBIDDEN", key)
+        if escape.startswith("~"):  # never expanded: refused before any look-up
+            h.check_error(resp, 400, "INVALID_PARAMETER", key)
+        else:
+            h.check_error(resp, 403, "FORBIDDEN", key)
     assert list((roots["tmp"] / "outside").iterdir()) == []  # nothing written outside
 
 
@@ -96,7 +99,7 @@ def test_list_scorers_json_table_and_filters(h, client: TestClient) -> None:
 def test_scorer_details(h, client: TestClient) -> None:
     data = h.data_of(client.get("/api/v1/scorers/classification_f1"))
     info = ScorerPublic.model_validate(data)
-    assert info.output_format and info.output_format["primary_metric"] == "f1_macro"
+    assert info.output_format and info.output_format.primary_metric == "f1_macro"
     assert info.parameters["average"].choices
     assert info.examples is not None
     same = h.data_of(
@@ -113,13 +116,14 @@ def test_scorer_test_run_and_validate_only(h, client: TestClient, roots: dict) -
     body = {"workspace_path": "cls", "parameters": {"average": "macro"}}
     data = ScorerTestPublic.model_validate(h.data_of(client.post(url, json=body)))
     assert data.test_status == "passed"
-    assert data.result and data.result["summary"]["score"] == pytest.approx(0.9, abs=1e-9)
-    assert data.validation == {
+    assert data.result and data.result.summary.score == pytest.approx(0.9, abs=1e-9)
+    assert data.validation.model_dump() == {
         "workspace_valid": True,
         "data_format_valid": True,
         "parameters_valid": True,
     }
-    assert 0 < data.performance["cpu_time"] < 60 and data.performance["memory_usage"]
+    assert data.performance and 0 < data.performance.cpu_time < 60
+    assert data.performance.memory_usage
     assert not (roots["workspaces"] / "cls" / "output" / "result.json").exists()
     only = h.data_of(client.post(url, json={**body, "validate_only": True}))
     assert only["test_status"] == "passed" and only["result"] is None

@@ -97,7 +97,7 @@ def test_validate_strict_and_auto_fix(tmp_path: Path) -> None:
 def test_validate_missing_workspace_is_one_line(tmp_path: Path) -> None:
     out = run("validate", tmp_path / "nowhere")
     assert out.exit_code == 2
-    assert out.stderr.strip().startswith("error [WORKSPACE_INVALID]")
+    assert out.stderr.strip().startswith("error [RESOURCE_NOT_FOUND]")
     assert out.stderr.count("\n") == 1
 
 

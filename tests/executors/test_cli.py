@@ -94,7 +94,7 @@ def test_dry_run_kubernetes_manifest(workspace: WsFactory, tmp_path: Path) -> No
 def test_missing_workspace_is_one_line(tmp_path: Path) -> None:
     res = runner.invoke(app, ["run", str(tmp_path / "nope"), "-e", "local"])
     assert res.exit_code == 2
-    assert res.stderr.startswith("error [WORKSPACE_INVALID]") and "Traceback" not in res.output
+    assert res.stderr.startswith("error [RESOURCE_NOT_FOUND]") and "Traceback" not in res.output
 
 
 @pytest.mark.docker

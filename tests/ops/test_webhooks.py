@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from autoscorer.errors import InvalidParameter
+from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.webhooks import (
     DELIVERED,
     DROPPED,
@@ -98,9 +98,11 @@ def test_allow_list() -> None:
     assert check_url("http://127.0.0.1:9/x", ["127.0.0.1"])
     assert check_url("https://hooks.example.com/x", ["*"])
     assert check_url("http://localhost:8080/x", ["localhost:8080"])
-    for bad in ("ftp://127.0.0.1/x", "http:///x", "http://10.0.0.1/x"):
+    for bad in ("ftp://127.0.0.1/x", "http:///x", "http://127.0.0.1:99999/x", "http://a:b/x"):
         with pytest.raises(InvalidParameter):
             check_url(bad, ["127.0.0.1"])
+    with pytest.raises(Forbidden):
+        check_url("http://10.0.0.1/x", ["127.0.0.1"])
 
 
 def test_redact_url_hides_user_info_and_query() -> None:

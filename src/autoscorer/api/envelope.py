@@ -49,7 +49,9 @@ def meta(request_id: str) -> dict[str, str]:
 
 
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    # A lone surrogate (from a file name, say) cannot be UTF-8: it becomes "?", never a 500.
+    return text.encode("utf-8", "replace")
 
 
 class EnvelopeResponse(Response):

@@ -73,7 +73,8 @@ def translate_validation(exc: RequestValidationError) -> list[AutoScorerError]:
             out.append(MissingParameter(f"{where} parameter '{field}' is required", field=field))
             out[-1].details.update(details)
             continue
-        message = f"{where} parameter '{field}': {problem.get('msg', 'invalid value')}"
+        text = str(problem.get("msg", "invalid value")).removeprefix("Value error, ")
+        message = f"{where} parameter '{field}': {text}"
         if problem.get("type") == "json_invalid":
             message = f"request body is not valid JSON: {problem.get('ctx', {}).get('error', '')}"
         out.append(InvalidParameter(message, field=field or None, details=details))

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from autoscorer import __version__
-from autoscorer.api import errors
+from autoscorer.api import errors, openapi
 from autoscorer.api.envelope import RequestIdMiddleware
 from autoscorer.api.ratelimit import make_limiter
 from autoscorer.api.routes import (
@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.limiter = make_limiter(settings)
     app.state.runtime = runtime or Runtime()

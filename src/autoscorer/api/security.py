@@ -24,6 +24,7 @@ from autoscorer.errors import (
     QuotaExceeded,
     Unauthorized,
 )
+from autoscorer.inputs import check_api_path
 from autoscorer.settings import ROLES, Role, Settings, hash_key
 from autoscorer.workspace.layout import resolve_inside
 
@@ -118,16 +119,18 @@ class RateLimiter:
 
 
 def inside_roots(path: str, roots: list[str], field: str) -> Path:
-    """``path`` resolved (symlinks too) inside ``roots``; relative paths start at roots[0]."""
-    if not path or "\x00" in path:
-        raise InvalidParameter(f"'{field}' must be a non-empty path", field=field)
+    """``path`` resolved (symlinks too) inside ``roots``; relative paths start at roots[0].
+
+    ``~`` is never expanded (no user database look-up): :func:`check_api_path` refuses it.
+    """
+    check_api_path(path, field)
     if not roots:  # no root configured allows nothing, never everything
         raise Forbidden(
             f"{field} {path!r} is refused: no allowed roots are configured for it",
             field=field,
             details={"allowed_roots": []},
         )
-    candidate = Path(path).expanduser()
+    candidate = Path(path)
     if not candidate.is_absolute():
         candidate = Path(roots[0]) / candidate
     try:
@@ -137,8 +140,8 @@ def inside_roots(path: str, roots: list[str], field: str) -> Path:
         exc.message = f"{field} {path!r} is outside the allowed roots"
         exc.args = (exc.message,)
         raise
-    except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
-        raise InvalidParameter(f"cannot resolve {field} {path!r}: {exc}", field=field) from exc
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long
+        raise InvalidParameter(f"cannot resolve {field}: {exc}", field=field) from exc
 
 
 class BodyLimitMiddleware:

@@ -66,13 +66,20 @@ def say_line(ok: bool, text: str) -> None:
         sys.stdout.write(f"{'✓' if ok else '✗'} {text}\n")
 
 
+def one_line(text: str) -> str:
+    """``text`` with control and format characters (newlines, RTL overrides) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def fail(error: AutoScorerError, as_json: bool) -> None:
     """Print ``error`` as one line (or its JSON object) and exit non-zero."""
     if as_json:
         print_json({"success": False, "error": error.to_dict()})
     else:
         err_console.print(
-            f"[bold red]error[/] [{error.code}] {escape(error.message)}",
+            f"[bold red]error[/] [{error.code}] {escape(one_line(error.message))}",
             highlight=False,
             soft_wrap=True,
         )

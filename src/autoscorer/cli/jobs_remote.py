@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from autoscorer.cli.common import console, err_console, parse_json_option, print_json, table
+from autoscorer.cli.common import (
+    console,
+    err_console,
+    escape,
+    one_line,
+    parse_json_option,
+    print_json,
+    table,
+)
 from autoscorer.errors import InvalidParameter
 
 if TYPE_CHECKING:  # the SDK (httpx, pydantic models) loads only when a remote command runs
@@ -52,8 +60,14 @@ def _fail(exc: Exception, as_json: bool) -> None:
         }
         print_json({"success": False, "error": error})
     else:
-        err_console.print(f"[bold red]error[/] [{code}] {message}", highlight=False)
+        err_console.print(
+            f"[bold red]error[/] [{code}] {escape(one_line(str(message)))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    if status is None and code == "INVALID_PARAMETER":
+        status = 400  # refused client-side, before sending
     raise typer.Exit(code=2 if status is not None and status < 500 else 1)
 
 

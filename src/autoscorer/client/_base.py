@@ -61,18 +61,52 @@ class ClientSettings:
         return idempotency_key
 
 
+def text_problem(value: Any, where: str) -> str | None:
+    """Why ``value`` (a JSON-like tree) cannot be sent as the server would accept it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{where} contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{where} is not valid Unicode (a lone surrogate at position {exc.start})"
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            found = text_problem(str(key), f"{where} key") or text_problem(sub, f"{where}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, sub in enumerate(value):
+            found = text_problem(sub, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def check_call(call: Call[Any]) -> None:
+    """Client-side: refuse what the server refuses on every field (NUL, lone surrogates)."""
+    for where, value in (("path", call.path), ("params", call.params), ("body", call.body)):
+        problem = text_problem(value, where)
+        if problem:
+            raise e.InvalidParameter(f"not sent: {problem}", field=where)
+
+
 def build_request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
+    check_call(call)
     extensions = {}
     if call.timeout is not None:
         extensions["timeout"] = httpx.Timeout(call.timeout).as_dict()
-    return http.build_request(
-        call.method,
-        call.path,
-        params=call.params,
-        json=call.body,
-        headers=call.headers,
-        extensions=extensions,
-    )
+    try:
+        return http.build_request(
+            call.method,
+            call.path,
+            params=call.params,
+            json=call.body,
+            headers=call.headers,
+            extensions=extensions,
+        )
+    except httpx.InvalidURL as exc:  # e.g. "URL too long": a value far above any bound
+        raise e.InvalidParameter(f"not sent: {exc}", field="path") from exc
 
 
 def key_in_progress(call: Call[Any], response: httpx.Response) -> bool:

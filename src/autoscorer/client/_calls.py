@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
+from autoscorer.client import _errors as e
 from autoscorer.client import _models as m
 
 T = TypeVar("T")
@@ -52,7 +53,15 @@ def _query(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _seg(value: str) -> str:
-    return quote(str(value), safe="")
+    """One path segment, percent-encoded; text the server would refuse is refused here."""
+    text = str(value)
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError as exc:
+        raise e.InvalidParameter(
+            f"not sent: path segment is not valid Unicode (a lone surrogate at {exc.start})",
+            field="path",
+        ) from exc
 
 
 def _list_of(model: type[T]) -> Callable[[Any], list[T]]:

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from autoscorer.errors import InvalidParameter
+from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.jobs.events import JobEvent
 from autoscorer.observability.metrics import count_webhook_failure
 from autoscorer.webhooks import (
@@ -149,7 +149,7 @@ class WebhookNotifier:
         hosts = self._allowed_hosts
         try:
             check_url(url, hosts() if callable(hosts) else hosts)
-        except InvalidParameter as exc:
+        except (InvalidParameter, Forbidden) as exc:
             return exc.message
         return None
 

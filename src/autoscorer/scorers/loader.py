@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer.errors import AutoScorerError, Conflict, InvalidParameter
+from autoscorer.inputs import local_path
 from autoscorer.scorers.base import Scorer
 from autoscorer.scorers.registry import Registry, ensure_builtins
 from autoscorer.scorers.sourcefile import Imported, LoadFailed, import_file, now_iso, source_path
@@ -66,7 +67,7 @@ class ScorerLoader:
 
     def is_loaded(self, path: str | os.PathLike[str]) -> bool:
         with self._lock:
-            return Path(path).expanduser().resolve() in self._files
+            return local_path(path, "file_path") in self._files
 
     def load_file(
         self, path: str | os.PathLike[str], *, force: bool = False
@@ -200,7 +201,7 @@ class ScorerLoader:
 
     def unload_file(self, path: str | os.PathLike[str]) -> list[str]:
         """Unregister every scorer that came from ``path``; returns their names."""
-        p = Path(path).expanduser().resolve()
+        p = local_path(path, "file_path")
         with self._lock:
             f = self._files.pop(p, None)
             names = list(f.entries) if f else []

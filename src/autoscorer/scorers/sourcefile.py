@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer.errors import AutoScorerError, InvalidParameter, ResourceNotFound
+from autoscorer.inputs import local_path
 from autoscorer.scorers.base import Scorer
 from autoscorer.scorers.registry import Registry, collecting
 
@@ -27,7 +28,7 @@ def now_iso() -> str:
 
 def source_path(path: str | os.PathLike[str]) -> Path:
     """The resolved path of an existing ``.py`` file."""
-    p = Path(path).expanduser().resolve()
+    p = local_path(path, "file_path")
     if not p.is_file():
         raise ResourceNotFound(
             f"scorer file {p} does not exist", field="file_path", details={"file_path": str(p)}

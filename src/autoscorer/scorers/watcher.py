@@ -19,6 +19,7 @@ from typing import Any
 import watchfiles
 
 from autoscorer.errors import AutoScorerError, InvalidParameter, ResourceNotFound
+from autoscorer.inputs import local_path
 from autoscorer.scorers.loader import ScorerLoader, default_loader, load_data
 from autoscorer.scorers.sourcefile import now_iso, source_path
 
@@ -105,7 +106,7 @@ class Watcher:
 
     def stop(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Stop watching ``path``; the ``DELETE /api/v1/scorers/watch`` data."""
-        p = Path(path).expanduser().resolve()
+        p = local_path(path, "file_path")
         with self._lock:
             watch = self._watches.pop(p, None)
         if watch is None:

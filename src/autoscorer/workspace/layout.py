@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from autoscorer.errors import Forbidden, WorkspaceInvalid
+from autoscorer.errors import Forbidden, WorkspaceInvalid, WorkspaceNotFound
+from autoscorer.inputs import local_path
 from autoscorer.workspace import safeio
 from autoscorer.workspace.models import Meta
 
@@ -23,8 +24,8 @@ def resolve_inside(path: str | os.PathLike[str], roots: Iterable[str | os.PathLi
     An empty ``roots`` allows every path. Raises :class:`Forbidden` otherwise, so
     a request can never make the server read outside the configured roots.
     """
-    resolved = Path(path).expanduser().resolve()
-    roots = [Path(r).expanduser().resolve() for r in roots]
+    resolved = local_path(path)
+    roots = [local_path(r, "root") for r in roots]
     if not roots or any(resolved == r or resolved.is_relative_to(r) for r in roots):
         return resolved
     raise Forbidden(
@@ -42,7 +43,7 @@ class Workspace:
 
     @classmethod
     def at(cls, path: str | os.PathLike[str]) -> Workspace:
-        return cls(Path(path).expanduser().resolve())
+        return cls(local_path(path, "workspace_path"))
 
     @property
     def meta_path(self) -> Path:
@@ -86,7 +87,7 @@ class Workspace:
 
     def require_dir(self) -> None:
         if not self.root.is_dir():
-            raise WorkspaceInvalid(
+            raise WorkspaceNotFound(
                 f"workspace {self.root} does not exist or is not a directory",
                 field="workspace_path",
                 details={"workspace_path": str(self.root)},

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from autoscorer.errors import Conflict, InvalidParameter, WorkspaceInvalid
+from autoscorer.inputs import local_path
 from autoscorer.workspace import safeio
 from autoscorer.workspace.models import Meta
 
@@ -133,7 +134,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def _prepare_root(workspace: str | os.PathLike[str], overwrite: bool) -> Path:
-    root = Path(workspace).expanduser().resolve()
+    root = local_path(workspace, "workspace_path")
     if root.exists() and not root.is_dir():
         raise WorkspaceInvalid(f"{root} exists and is not a directory", field="workspace_path")
     if root.is_dir():
@@ -188,7 +189,7 @@ def init_workspace(
     already present are left alone. Returns the ``POST /api/v1/workspaces/init`` data.
     """
     tpl = get_template(template)
-    meta_root = Path(workspace).expanduser().resolve()
+    meta_root = local_path(workspace, "workspace_path")
     meta = build_meta(
         tpl,
         job_id=job_id or default_job_id(meta_root),

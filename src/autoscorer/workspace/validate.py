@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from autoscorer.errors import WorkspaceInvalid
+from autoscorer.errors import WorkspaceNotFound
 from autoscorer.pipeline.scoring import DEFAULT_MAX_FILE_BYTES
 from autoscorer.workspace import safeio
 from autoscorer.workspace.layout import Workspace, resolve_inside
@@ -29,7 +29,7 @@ def open_workspace(
     path = workspace.root if isinstance(workspace, Workspace) else workspace
     ws = Workspace(resolve_inside(path, roots))
     if not ws.root.is_dir():
-        raise WorkspaceInvalid(
+        raise WorkspaceNotFound(
             f"workspace {ws.root} does not exist or is not a directory; "
             "create one with 'autoscorer init-workspace'",
             field="workspace_path",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -11,18 +10,20 @@ from starlette.responses import Response
 from autoscorer.api.deps import Admin, Reader, SettingsDep
 from autoscorer.api.envelope import ok, utc_now
 from autoscorer.api.schemas import ConfigUpdate, ConfigUpdated, Envelope
+from autoscorer.api.schemas.config import ConfigPublic
+from autoscorer.api.schemas.system import ConfigSection
 from autoscorer.settings import SECTIONS, apply_update, config_view
 
 router = APIRouter(prefix="/api/v1/config", tags=["config"])
 _SECTIONS = ", ".join(SECTIONS)
 
 
-@router.get("", response_model=Envelope[dict[str, Any]], summary="Show the configuration")
+@router.get("", response_model=Envelope[ConfigPublic], summary="Show the configuration")
 async def read_config(
     request: Request,
     settings: SettingsDep,
     _: Reader,
-    section: str | None = Query(None, description=f"One of: {_SECTIONS}"),
+    section: ConfigSection | None = Query(None, description="Only this section"),
     include_defaults: bool = Query(True, description="False: only values set explicitly"),
 ) -> Response:
     return ok(request, config_view(settings, section, include_defaults=include_defaults))

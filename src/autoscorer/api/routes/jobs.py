@@ -7,10 +7,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
-from typing import Any, BinaryIO, Literal
+from typing import Annotated, Any, BinaryIO, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
@@ -43,12 +44,15 @@ from autoscorer.api.schemas.jobs import (
     JobState,
     JobStatusPublic,
 )
+from autoscorer.api.schemas.results import JobAccepted
 from autoscorer.api.security import Principal, inside_roots
 from autoscorer.errors import Conflict, ResourceNotFound
+from autoscorer.inputs import JOB_ID_PATTERN, MAX_NAME, NAME_PATTERN
 from autoscorer.jobs.records import TERMINAL
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+JobIdPath = Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="The job's id")]
 FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
 MAX_OFFSET = 2**31 - 1  # any store holds it (a larger one overflowed SQLite: a 500)
 
@@ -82,7 +86,7 @@ def _status_url(job_id: str) -> str:
 @router.post(
     "",
     response_model=Envelope[JobPublic],
-    responses={202: {"model": Envelope[JobPublic], "description": "Accepted (async/running)"}},
+    responses={202: {"model": Envelope[JobAccepted], "description": "Accepted (async/running)"}},
     summary="Submit a job",
 )
 async def submit_job(
@@ -180,8 +184,8 @@ async def list_jobs(
     runtime: RuntimeDep,
     who: Reader,
     status: JobState | None = Query(None),
-    task_type: str | None = Query(None),
-    scorer: str | None = Query(None),
+    task_type: str | None = Query(None, max_length=MAX_NAME, pattern=NAME_PATTERN),
+    scorer: str | None = Query(None, max_length=MAX_NAME, pattern=NAME_PATTERN),
     limit: int = Query(50, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     sort: Literal["created_at", "updated_at", "job_id"] = Query("created_at"),
@@ -197,7 +201,9 @@ async def list_jobs(
 
 
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
-async def job_status(request: Request, runtime: RuntimeDep, who: Reader, job_id: str) -> Response:
+async def job_status(
+    request: Request, runtime: RuntimeDep, who: Reader, job_id: JobIdPath
+) -> Response:
     service = require(runtime.service)
     return ok(request, await _status_for(service, job_id, who))
 
@@ -207,7 +213,7 @@ async def job_result(
     request: Request,
     runtime: RuntimeDep,
     who: Reader,
-    job_id: str,
+    job_id: JobIdPath,
     include_artifacts: bool = Query(True, description="Keep the artifacts section"),
     include_logs: bool = Query(False, description="Add the job's log lines"),
 ) -> Response:
@@ -220,8 +226,8 @@ async def job_result(
             field="job_id",
             details={"status": job["status"], "status_url": _status_url(job_id)},
         )
-    result = dict(job.get("result") or {})
-    if not include_artifacts:
+    result = dict(job.get("result") or {}) or None  # null: the job never scored
+    if result is not None and not include_artifacts:
         result.pop("artifacts", None)
     data: dict[str, Any] = {"job_id": job_id, "status": job["status"], "result": result}
     if include_logs:
@@ -243,7 +249,11 @@ async def job_result(
     summary="Download an artifact",
 )
 async def job_artifact(
-    request: Request, runtime: RuntimeDep, who: Reader, job_id: str, name: str
+    request: Request,
+    runtime: RuntimeDep,
+    who: Reader,
+    job_id: JobIdPath,
+    name: Annotated[str, PathParam(max_length=MAX_NAME * 2, pattern=NAME_PATTERN)],
 ) -> Response:
     """One artifact the job's result lists, by its name (``confusion_matrix``) or its file
     name (``confusion_matrix.png``). Links in ``output/`` are refused, never followed; the
@@ -280,9 +290,11 @@ async def job_logs(
     request: Request,
     runtime: RuntimeDep,
     who: Reader,
-    job_id: str,
+    job_id: JobIdPath,
     level: Literal["debug", "info", "warning", "error"] | None = Query(None),
-    since: str | None = Query(None, description="ISO 8601; entries after this time"),
+    since: str | None = Query(
+        None, max_length=64, pattern=NAME_PATTERN, description="ISO 8601; entries after this time"
+    ),
     tail: int | None = Query(None, ge=1, le=100_000),
     follow: bool = Query(False, description="Stream new lines until the job ends"),
 ) -> Response:
@@ -328,7 +340,7 @@ async def _follow(
 
 @router.delete("/{job_id}", response_model=Envelope[JobCancelled], summary="Cancel a job")
 async def cancel_job(
-    request: Request, runtime: RuntimeDep, who: Submitter, job_id: str
+    request: Request, runtime: RuntimeDep, who: Submitter, job_id: JobIdPath
 ) -> Response:
     """A finished job gives 409 CONFLICT."""
     service = require(runtime.service)

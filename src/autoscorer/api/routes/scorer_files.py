@@ -25,6 +25,7 @@ from autoscorer.api.schemas import (
     WatchStopped,
 )
 from autoscorer.api.security import check_scorer_loading, inside_roots
+from autoscorer.inputs import API_PATH_PATTERN, MAX_PATH
 from autoscorer.scorers.loader import reload_data
 from autoscorer.scorers.watcher import load_and_watch
 
@@ -84,7 +85,13 @@ async def unwatch_scorer(
     runtime: RuntimeDep,
     settings: SettingsDep,
     _: Admin,
-    file_path: str = Query(..., description="The watched file"),
+    file_path: str = Query(
+        ...,
+        min_length=1,
+        max_length=MAX_PATH,
+        pattern=API_PATH_PATTERN,
+        description="The watched file",
+    ),
 ) -> Response:
     path = inside_roots(file_path, settings.scorer_roots, "file_path")
     data = await run_in_threadpool(runtime.watcher.stop, path)

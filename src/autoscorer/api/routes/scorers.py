@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -19,9 +20,13 @@ from autoscorer.api.schemas import (
     ScorerTestPublic,
 )
 from autoscorer.api.security import inside_roots
+from autoscorer.inputs import MAX_NAME, NAME_PATTERN
 from autoscorer.scorers.trial import run_scorer_test
 
 router = APIRouter(prefix="/api/v1/scorers", tags=["scorers"])
+ScorerName = Annotated[
+    str, PathParam(max_length=MAX_NAME, pattern=NAME_PATTERN, description="A registered scorer")
+]
 
 
 @router.get("", response_model=Envelope[list[ScorerPublic] | ScorerTable], summary="List scorers")
@@ -29,7 +34,12 @@ async def list_scorers(
     request: Request,
     runtime: RuntimeDep,
     _: Reader,
-    task_type: str | None = Query(None, description="Only scorers of this task type"),
+    task_type: str | None = Query(
+        None,
+        max_length=MAX_NAME,
+        pattern=NAME_PATTERN,
+        description="Only this task type",
+    ),
     format: Literal["json", "table"] = Query("json", description="json: objects; table: rows"),
     include_details: bool = Query(False, description="Add formats, examples, success rate"),
 ) -> Response:
@@ -45,8 +55,10 @@ async def get_scorer(
     request: Request,
     runtime: RuntimeDep,
     _: Reader,
-    scorer_name: str,
-    version: str | None = Query(None, description="Must equal the loaded version"),
+    scorer_name: ScorerName,
+    version: str | None = Query(
+        None, max_length=MAX_NAME, pattern=NAME_PATTERN, description="Must equal the loaded version"
+    ),
     include_examples: bool = Query(True, description="Include usage examples"),
 ) -> Response:
     runtime.registry.get(scorer_name)  # 404 before touching the store
@@ -65,7 +77,7 @@ async def test_scorer(
     runtime: RuntimeDep,
     settings: SettingsDep,
     _: Submitter,
-    scorer_name: str,
+    scorer_name: ScorerName,
     body: ScorerTest,
 ) -> Response:
     """Scores the workspace without writing anything; data problems give ``failed``."""

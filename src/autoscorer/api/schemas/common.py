@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,44 +10,53 @@ T = TypeVar("T")
 
 
 class Public(BaseModel):
-    """Base of response models: documented fields, newer fields allowed."""
+    """Base of response models: every field the server sends is documented.
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    The schemas do not say ``additionalProperties: true``: generated clients get closed
+    types, while a client validating with JSON Schema still accepts fields added later.
+    """
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 class Request(BaseModel):
     """Base of request bodies: unknown fields are refused with INVALID_PARAMETER."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class MetaPublic(Public):
     timestamp: str = Field(..., examples=["2024-08-24T10:00:00.000Z"])
-    request_id: str = Field(..., examples=["req_abc123"])
-    api_version: str = Field("v1", examples=["v1"])
+    request_id: str = Field(
+        ..., examples=["req_abc123"], description="Also the X-Request-ID header"
+    )
+    api_version: Literal["v1"] = Field(..., examples=["v1"])
 
 
 class ErrorPublic(Public):
-    code: str = Field(..., examples=["INVALID_PARAMETER"])
+    code: str = Field(..., examples=["INVALID_PARAMETER"], description="Stable; see docs/api.md")
     message: str = Field(..., examples=["Invalid scorer name"])
-    field: str | None = Field(None, examples=["scorer"])
-    details: dict[str, Any] = Field(default_factory=dict)
+    field: str | None = Field(..., examples=["scorer"], description="The request field at fault")
+    details: dict[str, Any] = Field(
+        ...,
+        examples=[{"provided": "nope", "available": ["classification_f1"], "fault": "host"}],
+        description="Facts about the error; 'fault' is participant, host or system",
+    )
 
 
 class Envelope(Public, Generic[T]):
-    """Every answer: ``success``, ``data``, ``meta``; ``errors`` when it failed."""
+    """A successful answer: ``success`` true, ``data``, ``meta``."""
 
-    success: bool
-    data: T | None = None
+    success: Literal[True]
+    data: T
     meta: MetaPublic
-    errors: list[ErrorPublic] = Field(default_factory=list)
 
 
 class ErrorEnvelope(Public):
     """A failed answer: ``success`` false, ``data`` null, one or more errors."""
 
     model_config = ConfigDict(
-        extra="allow",
+        extra="ignore",
         json_schema_extra={
             "examples": [
                 {
@@ -71,10 +80,10 @@ class ErrorEnvelope(Public):
         },
     )
 
-    success: bool = False
-    data: None = None
+    success: Literal[False]
+    data: None
     meta: MetaPublic
-    errors: list[ErrorPublic]
+    errors: list[ErrorPublic] = Field(..., min_length=1)
 
 
 _ERRORS = {

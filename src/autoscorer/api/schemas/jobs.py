@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from autoscorer.api.schemas.common import Public, Request
+from autoscorer.api.schemas.common import ErrorPublic, Public, Request
+from autoscorer.api.schemas.fields import ApiPath, FreeObject, JobId, Name, Text, Url
+from autoscorer.api.schemas.results import (
+    JobPublic,
+    JobState,
+    JobStatusPublic,
+    LogEntryPublic,
+    ResultPublic,
+)
 
-JobState = Literal["submitted", "queued", "running", "completed", "failed", "cancelled"]
 Executor = Literal["auto", "docker", "local", "kubernetes", "k8s"]
 
 
@@ -16,10 +23,10 @@ class ResourcesConfig(Request):
     """Resource limits; a submitter may only lower them below ``meta.json``'s."""
 
     cpu: float | None = Field(None, gt=0, le=1024, examples=[2.0])
-    memory: str | None = Field(None, examples=["4Gi"])
+    memory: Name | None = Field(None, examples=["4Gi"])
     gpus: int | None = Field(None, ge=0, le=64)
     pids: int | None = Field(None, ge=1, le=1_000_000)
-    disk: str | None = Field(None, examples=["1Gi"])
+    disk: Name | None = Field(None, examples=["1Gi"])
 
 
 class JobConfig(Request):
@@ -29,29 +36,27 @@ class JobConfig(Request):
 
     time_limit: float | None = Field(None, gt=0, le=30 * 86_400, examples=[1800])
     resources: ResourcesConfig | None = Field(None, examples=[{"cpu": 2.0, "memory": "4Gi"}])
-    scorer_params: dict[str, Any] | None = Field(
+    scorer_params: FreeObject | None = Field(
         None, examples=[{"average": "macro"}], description="Admin only"
     )
     network_policy: Literal["none", "restricted", "bridge"] | None = Field(
         None, description="Admin only"
     )
     expose_gt: bool | None = Field(None, description="Admin only: mount the ground truth")
-    env: dict[str, str] | None = Field(None, description="Admin only: sandbox environment")
+    env: dict[Name, Text] | None = Field(None, description="Admin only: sandbox environment")
     keep_container: bool | None = Field(None, description="Admin only")
-    queue: str | None = Field(None, description="Admin only: route to this queue")
+    queue: Name | None = Field(None, description="Admin only: route to this queue")
 
 
 class JobCreate(Request):
-    job_id: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", examples=["job-demo-001"]
-    )
-    task_type: str | None = Field(None, examples=["classification"])
-    scorer: str | None = Field(None, examples=["classification_f1"])
-    workspace_path: str = Field(..., examples=["examples/classification"])
+    job_id: JobId | None = Field(None, examples=["job-demo-001"])
+    task_type: Name | None = Field(None, examples=["classification"])
+    scorer: Name | None = Field(None, examples=["classification_f1"])
+    workspace_path: ApiPath = Field(..., examples=["examples/classification"])
     executor: Executor | None = Field(None, description="Default: the server's executor")
     async_: bool = Field(False, alias="async", description="true: answer 202 at once")
     config: JobConfig | None = None
-    callback_url: str | None = Field(None, description="Signed webhook on state changes")
+    callback_url: Url | None = Field(None, description="Signed webhook on state changes")
 
 
 class JobBatchCreate(Request):
@@ -61,91 +66,118 @@ class JobBatchCreate(Request):
 
 
 class JobIds(Request):
-    job_ids: list[str] = Field(..., min_length=1, max_length=1000)
+    job_ids: list[JobId] = Field(..., min_length=1, max_length=1000)
     include_progress: bool = True
 
 
 class JobBatchCancel(Request):
-    job_ids: list[str] = Field(..., min_length=1, max_length=1000)
-    reason: str = "User requested batch cancellation"
-
-
-class JobPublic(Public):
-    """Answer to a submit: the result (sync) or an acknowledgement (async / still running)."""
-
-    job_id: str
-    status: JobState
-    message: str | None = None
-    estimated_completion: str | None = None
-    execution_time: float | None = None
-    result: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    status_url: str | None = None
-
-
-class JobStatusPublic(Public):
-    job_id: str
-    status: JobState
-    owner: str | None = Field(None, description="Name of the API key that submitted the job")
-    progress: float = Field(..., ge=0, le=1)
-    stage: str | None = None
-    created_at: str
-    started_at: str | None = None
-    completed_at: str | None = None
-    estimated_completion: str | None = None
-    executor: str | None = None
-    resources: dict[str, Any] | None = None
-    logs_available: bool
-    error: dict[str, Any] | None = None
+    job_ids: list[JobId] = Field(..., min_length=1, max_length=1000)
+    reason: Text = "User requested batch cancellation"
 
 
 class JobResultPublic(Public):
-    job_id: str
-    status: JobState
-    result: dict[str, Any]
-    logs: list[dict[str, Any]] | None = None
+    job_id: str = Field(..., examples=["job-demo-001"])
+    status: JobState = Field(..., examples=["completed"])
+    result: ResultPublic | None = Field(..., description="null when the job never scored")
+    logs: list[LogEntryPublic] | None = Field(None, description="With include_logs=true")
 
 
 class JobLogsPublic(Public):
     job_id: str
-    logs: list[dict[str, Any]]
-    total_lines: int
+    logs: list[LogEntryPublic]
+    total_lines: int = Field(..., ge=0)
     has_more: bool
 
 
 class JobCancelled(Public):
     job_id: str
-    status: JobState
-    cancelled_at: str | None = None
-    reason: str | None = None
+    status: JobState = Field(..., examples=["cancelled"])
+    cancelled_at: str | None = Field(..., examples=["2024-08-24T10:05:00Z"])
+    reason: str | None = Field(..., examples=["User requested cancellation"])
 
 
 class PaginationPublic(Public):
-    total: int
-    limit: int
-    offset: int
+    total: int = Field(..., ge=0)
+    limit: int = Field(..., ge=1)
+    offset: int = Field(..., ge=0)
     has_next: bool
     has_prev: bool
 
 
 class JobsPublic(Public):
-    jobs: list[dict[str, Any]]
+    jobs: list[JobStatusPublic]
     pagination: PaginationPublic
 
 
+class BatchJobPublic(Public):
+    job_id: str
+    status: JobState
+
+
 class BatchSubmitted(Public):
-    batch_id: str
-    submitted_jobs: int
-    status: str
-    jobs: list[dict[str, Any]]
+    batch_id: str = Field(..., examples=["batch-001"])
+    submitted_jobs: int = Field(..., ge=0)
+    status: Literal["processing"]
+    max_parallel: int | None
+    jobs: list[BatchJobPublic]
+
+
+class BatchJobStatusPublic(JobStatusPublic):
+    """A job record; ``progress`` is left out with include_progress=false."""
+
+    progress: float = Field(None, ge=0, le=1)  # type: ignore[assignment]
+
+
+class BatchJobMissing(Public):
+    """A batch entry whose id names no job (or one this key may not see)."""
+
+    job_id: str
+    status: Literal["not_found"]
+    error: ErrorPublic
+
+
+class BatchSummaryPublic(Public):
+    """How many of the entries are in each state."""
+
+    total: int = Field(..., ge=0)
+    submitted: int = Field(..., ge=0)
+    queued: int = Field(..., ge=0)
+    running: int = Field(..., ge=0)
+    completed: int = Field(..., ge=0)
+    failed: int = Field(..., ge=0)
+    cancelled: int = Field(..., ge=0)
+    not_found: int = Field(..., ge=0)
 
 
 class BatchStatusPublic(Public):
-    jobs: list[dict[str, Any]]
-    summary: dict[str, int]
+    jobs: list[BatchJobStatusPublic | BatchJobMissing]
+    summary: BatchSummaryPublic
+
+
+class FailedCancellation(Public):
+    job_id: str
+    error: ErrorPublic
 
 
 class BatchCancelled(Public):
     cancelled_jobs: list[JobCancelled]
-    failed_cancellations: list[dict[str, Any]]
-    total_cancelled: int
+    failed_cancellations: list[FailedCancellation]
+    total_cancelled: int = Field(..., ge=0)
+
+
+__all__ = [
+    "BatchCancelled",
+    "BatchStatusPublic",
+    "BatchSubmitted",
+    "JobBatchCancel",
+    "JobBatchCreate",
+    "JobCancelled",
+    "JobCreate",
+    "JobIds",
+    "JobLogsPublic",
+    "JobPublic",
+    "JobResultPublic",
+    "JobState",
+    "JobStatusPublic",
+    "JobsPublic",
+]

@@ -6,34 +6,58 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from autoscorer.api.schemas.common import Public, Request
+from autoscorer.api.schemas.common import ErrorPublic, Public, Request
+from autoscorer.api.schemas.fields import ApiPath, FreeObject, Name
+from autoscorer.api.schemas.results import SummaryPublic
 
 FILE_EXAMPLE = "scorers/custom_scorer.py"
 
 
 class ParamPublic(Public):
-    type: str = Field(..., examples=["string"])
-    default: Any = None
-    choices: list[Any] | None = None
-    description: str = ""
-    required: bool = False
+    type: str = Field(..., examples=["string"], description="JSON type(s), '|'-separated")
+    default: Any = Field(..., description="Used when the parameter is not given")
+    choices: list[Any] | None = Field(None, description="The allowed values, when limited")
+    description: str
+    required: bool
+
+
+class InputFormat(Public):
+    gt_file: str = Field(..., examples=["input/gt.csv"])
+    pred_file: str = Field(..., examples=["output/pred.csv"])
+    required_columns: list[str] = Field(..., examples=[["id", "label"]])
+    data_types: dict[str, str] = Field(..., description="Column name -> type")
+
+
+class OutputFormat(Public):
+    primary_metric: str = Field(..., examples=["f1_macro"])
+    higher_is_better: bool
+    additional_metrics: list[str]
+
+
+class ScorerExample(Public):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = Field(..., description="Parameter name -> value")
+    expected_output: dict[str, Any] | None = Field(None, description="Metric name -> value")
 
 
 class ScorerPublic(Public):
+    """A scorer; the fields after ``usage_count`` come with details (always for one scorer)."""
+
     name: str = Field(..., examples=["classification_f1"])
     version: str = Field(..., examples=["1.0.0"])
     description: str
     task_type: str = Field(..., examples=["classification"])
     supported_formats: list[str] = Field(..., examples=[["csv"]])
-    parameters: dict[str, ParamPublic]
-    created_at: str | None = Field(None, description="When the scorer was registered")
-    last_used: str | None = Field(None, description="Last job that used it; null if never")
-    usage_count: int = Field(0, description="Jobs run with this scorer (from the job store)")
+    parameters: dict[str, ParamPublic] = Field(..., description="Parameter name -> its schema")
+    created_at: str = Field(..., description="When the scorer was registered")
+    last_used: str | None = Field(..., description="Last job that used it; null if never")
+    usage_count: int = Field(..., ge=0, description="Jobs run with this scorer")
     author: str | None = None
     documentation: str | None = None
-    input_format: dict[str, Any] | None = None
-    output_format: dict[str, Any] | None = None
-    examples: list[dict[str, Any]] | None = None
+    input_format: InputFormat | None = None
+    output_format: OutputFormat | None = None
+    examples: list[ScorerExample] | None = Field(None, description="Without include_examples=false")
     updated_at: str | None = None
     success_rate: float | None = Field(None, description="Completed / finished jobs; null if none")
     source: str | None = Field(None, description="builtin, a file path or an entry point")
@@ -42,30 +66,48 @@ class ScorerPublic(Public):
 class ScorerTable(Public):
     """``format=table``: the list as column names and rows."""
 
-    format: Literal["table"] = "table"
-    columns: list[str]
-    rows: list[list[Any]]
+    format: Literal["table"]
+    columns: list[str] = Field(..., examples=[["name", "version", "task_type"]])
+    rows: list[list[Any]] = Field(..., description="One row per scorer, values by column")
 
 
 class ScorerTest(Request):
-    workspace_path: str = Field(..., examples=["examples/classification"])
-    parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"average": "macro"}])
+    workspace_path: ApiPath = Field(..., examples=["examples/classification"])
+    parameters: FreeObject = Field(default_factory=dict, examples=[{"average": "macro"}])
     validate_only: bool = Field(False, description="Check workspace, data and parameters only")
+
+
+class ScorerTestChecks(Public):
+    workspace_valid: bool
+    data_format_valid: bool
+    parameters_valid: bool
+
+
+class ScorerTestPerformance(Public):
+    memory_usage: str = Field(..., examples=["2.2MB"])
+    cpu_time: float = Field(..., description="CPU seconds of the scoring")
+
+
+class ScorerTestResult(Public):
+    """What the test run scored (nothing is written to the workspace)."""
+
+    summary: SummaryPublic
+    metrics: dict[str, Any] = Field(..., description="Metric name -> value")
 
 
 class ScorerTestPublic(Public):
     scorer: str
     test_status: Literal["passed", "failed"]
     execution_time: float
-    result: dict[str, Any] | None = None
-    validation: dict[str, bool]
-    performance: dict[str, Any] | None = None
-    error: dict[str, Any] | None = Field(None, description="Why scoring failed")
+    result: ScorerTestResult | None = Field(..., description="null with validate_only or failure")
+    validation: ScorerTestChecks
+    performance: ScorerTestPerformance | None
+    error: ErrorPublic | None = Field(None, description="Why scoring failed")
     errors: list[str] | None = Field(None, description="Validation findings")
 
 
 class ScorerLoad(Request):
-    file_path: str = Field(..., examples=[FILE_EXAMPLE])
+    file_path: ApiPath = Field(..., examples=[FILE_EXAMPLE])
     auto_watch: bool = Field(False, description="Reload on every change of the file")
     check_interval: float = Field(1.0, ge=0.05, le=3600, description="Seconds between checks")
     force_reload: bool = Field(False, description="Replace scorers already registered")
@@ -85,8 +127,8 @@ class ScorersLoaded(Public):
 
 
 class ScorerReload(Request):
-    file_path: str = Field(..., examples=[FILE_EXAMPLE])
-    scorer_name: str | None = Field(None, examples=["custom_nlp_scorer"])
+    file_path: ApiPath = Field(..., examples=[FILE_EXAMPLE])
+    scorer_name: Name | None = Field(None, examples=["custom_nlp_scorer"])
 
 
 class ReloadedScorer(Public):
@@ -113,7 +155,7 @@ class ScorersReloaded(Public):
 
 
 class ScorerWatch(Request):
-    file_path: str = Field(..., examples=[FILE_EXAMPLE])
+    file_path: ApiPath = Field(..., examples=[FILE_EXAMPLE])
     check_interval: float = Field(1.0, ge=0.05, le=3600)
 
 
@@ -130,13 +172,19 @@ class WatchStopped(Public):
     stopped_at: str
 
 
+class WatchError(Public):
+    code: Literal["WATCH_FAILED"]
+    message: str
+    at: str = Field(..., description="When the reload failed")
+
+
 class WatchedFile(Public):
     file_path: str
     check_interval: float
     started_at: str
-    last_check: str | None = None
-    total_reloads: int = 0
-    last_error: dict[str, Any] | None = Field(None, description="Why the last reload failed")
+    last_check: str | None
+    total_reloads: int = Field(..., ge=0)
+    last_error: WatchError | None = Field(..., description="Why the last reload failed")
 
 
 class WatchStatus(Public):
