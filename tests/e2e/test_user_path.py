@@ -167,3 +167,15 @@ def test_batch_never_runs_more_than_max_parallel(docker_server: Server) -> None:
     assert most_seen <= 2
     spans = _intervals(statuses)
     assert _most_at_once(spans) == 2, spans  # two at a time: limited, and still parallel
+
+
+def test_a_container_over_its_time_limit_fails_with_timeout(docker_server: Server) -> None:
+    ws = docker_server.workspace("too-slow", ["sh", "-c", "echo working; sleep 30"], time_limit=1)
+    with client(docker_server) as sdk:
+        job = sdk.submit_job(workspace_path=str(ws), async_=True)
+        answer = sdk.wait_for_completion(job.job_id, timeout=30, poll_interval=0.1)
+        status = sdk.get_job_status(job.job_id)
+    assert not answer.success and status.status == "failed"
+    assert status.error is not None and status.error.code == "TIMEOUT_ERROR", status.error
+    assert status.error.details["fault"] == "participant"
+    assert containers(job.job_id) == []
