@@ -20,7 +20,7 @@ def test_js_sdk_completes_downloads_and_follows(docker_server: Server) -> None:
     if shutil.which("node") is None or not INDEX.exists():
         pytest.skip("the JS SDK is not built (cd clients/js && npm ci && npm run build)")
     ok = docker_server.workspace("js-ok", solve_cmd())
-    tick = ["sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.8; done"]
+    tick = ["sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 1; done"]
     follow = docker_server.workspace("js-follow", tick)
     argv = ["node", str(Path(__file__).with_name("js_user_path.mjs")), INDEX.as_uri()]
     argv += [docker_server.url, docker_server.key, str(ok), str(follow)]

@@ -116,7 +116,7 @@ def test_cancel_a_running_container(docker_server: Server) -> None:
 
 
 def test_followed_log_streams_lines_while_the_container_runs(docker_server: Server) -> None:
-    cmd = ["sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 0.8; done"]
+    cmd = ["sh", "-c", "for i in 1 2 3; do echo tick $i; sleep 1; done"]
     ws = docker_server.workspace("follow-me", cmd)
     arrivals: list[tuple[str, str]] = []  # (line, the job's status when it arrived)
     with client(docker_server) as sdk:
