@@ -132,6 +132,24 @@ def test_followed_log_streams_lines_while_the_container_runs(docker_server: Serv
     assert final.error is not None and final.error.code != "EXIT_NONZERO"
 
 
+def test_async_sdk_follows_a_running_container(docker_server: Server) -> None:
+    cmd = ["sh", "-c", "for i in 1 2; do echo tick $i; sleep 1; done"]
+    ws = docker_server.workspace("follow-async", cmd)
+
+    async def body() -> list[tuple[str, str]]:
+        got: list[tuple[str, str]] = []
+        async with AsyncAutoScorerClient(docker_server.url, api_key=docker_server.key) as sdk:
+            job = await sdk.submit_job(workspace_path=str(ws), async_=True)
+            async for entry in sdk.stream_logs(job.job_id, timeout=60):
+                if entry.message.startswith("tick "):
+                    got.append((entry.message, (await sdk.get_job_status(job.job_id)).status))
+        return got
+
+    arrivals = asyncio.run(body())
+    assert [line for line, _ in arrivals] == ["tick 1", "tick 2"]
+    assert arrivals[0][1] == "running", arrivals
+
+
 def _intervals(statuses) -> list[tuple[datetime, datetime]]:
     return [
         (datetime.fromisoformat(s.started_at), datetime.fromisoformat(s.completed_at))
