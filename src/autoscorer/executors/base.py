@@ -168,6 +168,11 @@ class Run:
         if self._on_log is not None:
             self._on_log(level, "executor", message)
 
+    def output(self, line: str) -> None:
+        """One line the sandbox printed, for the job's log (component ``container``)."""
+        if self._on_log is not None:
+            self._on_log("INFO", "container", line)
+
 
 class Middleware:
     """No-op hooks around a run; subclasses override the ones they need."""

@@ -65,6 +65,41 @@ class _LogPump:
         return "\n".join(text.splitlines()[-lines:])
 
 
+class _LineFeed:
+    """Splits a sandbox's output into lines for the job's log, as they are printed.
+
+    At most ``max_lines`` lines of at most ``max_chars`` each: the whole output stays in
+    ``logs/container.log``; the job's log (what a followed ``/logs`` streams) gets its start.
+    """
+
+    def __init__(self, run: Run, max_lines: int = 1000, max_chars: int = 2000) -> None:
+        self.run, self.max_lines, self.max_chars = run, max_lines, max_chars
+        self.buffer, self.sent = b"", 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self.sent > self.max_lines:
+            return
+        *lines, self.buffer = (self.buffer + chunk).split(b"\n")
+        if len(self.buffer) > self.max_chars:  # a line without end: cut it here
+            lines.append(self.buffer)
+            self.buffer = b""
+        for line in lines:
+            self._send(line)
+
+    def close(self) -> None:
+        if self.buffer:
+            self._send(self.buffer)
+            self.buffer = b""
+
+    def _send(self, line: bytes) -> None:
+        if self.sent == self.max_lines:
+            self.run.output(f"[more output in logs/{CONTAINER_LOG}]")
+        elif self.sent < self.max_lines:
+            text = line.decode("utf-8", "replace").rstrip("\r")
+            self.run.output(text[: self.max_chars])
+        self.sent += 1
+
+
 class LogCapture(Middleware):
     """Stream the sandbox's output to ``logs/container.log`` and keep its tail."""
 
@@ -86,11 +121,14 @@ class LogCapture(Middleware):
     @staticmethod
     def _pump(run: Run, pump: _LogPump) -> None:
         assert run.sandbox is not None
+        lines = _LineFeed(run)
         try:
             for chunk in run.sandbox.logs():
                 pump.feed(chunk)
+                lines.feed(chunk)
         except Exception as exc:  # a broken stream must not hide the run's outcome
             run.log("WARNING", f"log stream ended early: {exc}")
+        lines.close()
 
     def after_stop(self, run: Run) -> None:
         entry = run.scratch.pop("logs", None)
