@@ -26,6 +26,16 @@ class InputFormat(Public):
     pred_file: str = Field(..., examples=["output/pred.csv"])
     required_columns: list[str] = Field(..., examples=[["id", "label"]])
     data_types: dict[str, str] = Field(..., description="Column name -> type")
+    ground_truth: list[str] = Field(
+        default_factory=list,
+        description="Ground-truth paths the scorer reads (globs); never mounted into a sandbox",
+        examples=[["input/gt.csv"]],
+    )
+    public_inputs: list[str] = Field(
+        default_factory=list,
+        description="Paths under input/ the submission may read",
+        examples=[["input/data"]],
+    )
 
 
 class OutputFormat(Public):
