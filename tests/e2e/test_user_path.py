@@ -176,11 +176,15 @@ def test_batch_never_runs_more_than_max_parallel(docker_server: Server) -> None:
         assert len(batch.job_ids) == 4
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            statuses = [sdk.get_job_status(j) for j in batch.job_ids]
-            most_seen = max(most_seen, sum(s.status == "running" for s in statuses))
-            if all(s.done for s in statuses):
+            # one list query is one snapshot; per-job reads are not (a job read as running
+            # may have finished, and the next one started, before the last read)
+            running = sdk.list_jobs(status="running", limit=100).jobs
+            most_seen = max(most_seen, sum(j.job_id in batch.job_ids for j in running))
+            snapshot = sdk.batch_status(batch.job_ids)
+            if all(j.status in ("completed", "failed", "cancelled") for j in snapshot.jobs):
                 break
             time.sleep(0.05)
+        statuses = [sdk.get_job_status(j) for j in batch.job_ids]
     assert all(s.done for s in statuses), statuses
     assert most_seen <= 2
     spans = _intervals(statuses)

@@ -121,6 +121,9 @@ def kill_sandboxes(marker: str) -> None:
 
 
 # -- databases and brokers -----------------------------------------------------------
+_DB_NUMBERS = itertools.count(1)  # shared by every PgDatabases: names never collide in a session
+
+
 class PgDatabases:
     """Fresh PostgreSQL databases for this session, all dropped at its end."""
 
@@ -130,7 +133,7 @@ class PgDatabases:
     def create(self) -> str:
         import psycopg
 
-        name = f"autoscorer_test_{RUN}_{len(self.names) + 1}"
+        name = f"autoscorer_test_{RUN}_{next(_DB_NUMBERS)}"
         with psycopg.connect(_plain(PG_ADMIN), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         self.names.append(name)

@@ -26,9 +26,12 @@ class InputFormat(Public):
     pred_file: str = Field(..., examples=["output/pred.csv"])
     required_columns: list[str] = Field(..., examples=[["id", "label"]])
     data_types: dict[str, str] = Field(..., description="Column name -> type")
-    ground_truth: list[str] = Field(
-        default_factory=list,
-        description="Ground-truth paths the scorer reads (globs); never mounted into a sandbox",
+    ground_truth: list[str] | None = Field(
+        None,
+        description=(
+            "Ground-truth paths the scorer reads (globs); never mounted into a sandbox. "
+            "null: not declared, so a sandbox sees only public_inputs of input/"
+        ),
         examples=[["input/gt.csv"]],
     )
     public_inputs: list[str] = Field(
