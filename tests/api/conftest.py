@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import warnings
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from tests.live import free_port
 
 from autoscorer.api.main import create_app
 from autoscorer.api.schemas import ErrorEnvelope
@@ -98,12 +98,6 @@ def make_client(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
 @pytest.fixture()
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LiveServer:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from tests.live import free_port, stop, wait_healthy
 
 from autoscorer.settings import hash_key
 
@@ -169,12 +167,6 @@ class SdkSlow(Scorer):
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _api_keys() -> str:
     roles = {"admin": ADMIN_KEY, "submitter": SUBMITTER_KEY, "reader": READER_KEY}
     keys = [{"name": role, "sha256": hash_key(key), "role": role} for role, key in roles.items()]
@@ -221,20 +213,6 @@ class LiveServer:
         return str(path)
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server not healthy after 60s: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The real API: uvicorn on 127.0.0.1, a temp SQLite file, the in-process queue."""
@@ -244,7 +222,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
     scorers.mkdir()
     scorer_file = scorers / "sdk_slow.py"
     scorer_file.write_text(SLOW_SCORER)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AUTOSCORER_DATABASE_URL": f"sqlite:///{root / 'db.sqlite'}",
@@ -280,15 +258,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Any:
         process = subprocess.Popen(cmd, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log)
+        wait_healthy(url, process, log)
         yield LiveServer(url, root, workspaces, scorer_file, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from tests.docs.blocks import REPO
 from tests.docs.placeholders import META, WORKSPACES
+from tests.live import free_port, stop, wait_healthy
 
 MY_SCORER = '''
 from autoscorer.scorers.base import ScoreOutput, Scorer
@@ -50,12 +48,6 @@ class DocEnv:
 
     def values(self) -> dict[str, str]:
         return {"root": str(self.root), "url": self.url, "port": str(self.port)}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _lay_out(root: Path) -> Path:
@@ -95,7 +87,7 @@ def _env(root: Path, cwd: Path, port: int) -> dict[str, str]:
 def doc_env(tmp: Path, *, server: bool) -> Iterator[DocEnv]:
     """The folder, the example workspaces and (when asked) a live server for one document."""
     cwd = _lay_out(tmp)
-    port = _free_port()
+    port = free_port()
     env = DocEnv(tmp, cwd, port, _env(tmp, cwd, port))
     if not server:
         yield env
@@ -104,26 +96,8 @@ def doc_env(tmp: Path, *, server: bool) -> Iterator[DocEnv]:
     cmd = [sys.executable, "-m", "autoscorer.cli.main", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env.env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(env.url, proc, tmp / "server.log")
+        wait_healthy(env.url, proc, tmp / "server.log")
         yield env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server not healthy after 60 s: {log.read_text()[-3000:]}")

@@ -25,7 +25,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "executors"))  # k8s_fake
 
-from tests.client.conftest import ADMIN_KEY, _api_keys, _free_port, _wait_healthy
+from tests.client.conftest import ADMIN_KEY, _api_keys
+from tests.live import free_port, wait_healthy
 
 PY_IMAGE = "autoscorer-test/python"
 LABELS = ["cat", "dog"]
@@ -117,14 +118,14 @@ def _kubernetes(root: Path, env: dict[str, str]) -> Iterator[Path]:
 
 
 def _start(root: Path, env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes]]:
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "autoscorer.api.main:app_from_env", "--factory"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     log = root / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, proc, log)
+    wait_healthy(url, proc, log)
     return url, proc
 
 

@@ -5,7 +5,6 @@ and the worker exporter."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.live import free_port
 
 from autoscorer.observability import (
     build_registry,
@@ -40,12 +40,6 @@ def local() -> Samples:
 
 def L(**labels: str) -> frozenset[tuple[str, str]]:
     return frozenset(labels.items())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_helpers_count_and_observe() -> None:

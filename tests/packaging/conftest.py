@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.live import free_port, wait_healthy
 from tests.packaging.helpers import (
     ROOT,
     VERSION,
@@ -24,9 +25,7 @@ from tests.packaging.helpers import (
     Venv,
     clean_env,
     copy_example,
-    free_port,
     run,
-    wait_healthy,
 )
 
 

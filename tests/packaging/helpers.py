@@ -5,15 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = re.search(
@@ -48,29 +43,6 @@ def run(args: list[str], *, timeout: float = 600, **kw: object) -> subprocess.Co
     out = f"$ {' '.join(map(str, args))}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     assert proc.returncode == 0, out
     return proc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(
-    url: str, proc: subprocess.Popen[str] | None, log: Path, limit: float = 90
-) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"server exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"{url} not healthy after {limit} s:\n{log.read_text()[-3000:]}")
 
 
 def copy_example(dest: Path) -> Path:

@@ -14,15 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.live import free_port, wait_healthy
 from tests.packaging.helpers import (
     VERSION,
     Artifacts,
     Venv,
     copy_example,
     example_score,
-    free_port,
     run,
-    wait_healthy,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]

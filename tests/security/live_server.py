@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.live import free_port, wait_healthy
 
 from autoscorer.settings import hash_key
 
@@ -54,12 +53,6 @@ class Server:
             self.process.wait(5)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def keys_json(keys: list[Key]) -> str:
     out: list[dict[str, Any]] = []
     for k in keys:
@@ -90,22 +83,8 @@ def start(root: Path, keys: list[Key], name: str = "server", **env: str) -> Serv
         process = subprocess.Popen(cmd, env=full, cwd=root, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", root, process, log, {k.name: k for k in keys})
     try:
-        _wait_healthy(server)
+        wait_healthy(server.url, server.process, server.log)
     except BaseException:
         server.stop()
         raise
     return server
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited: {server.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server not healthy after 60s: {server.log.read_text()[-3000:]}")
