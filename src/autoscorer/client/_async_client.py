@@ -1,4 +1,8 @@
-"""The asynchronous client: the twin of :mod:`autoscorer.client._client`."""
+"""The asynchronous client.
+
+``scripts/gen-sync-client`` generates ``_client.py`` (``AutoScorerClient``) from this file:
+every change made here, then that script run, reaches both faces.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,6 @@ from autoscorer.client._base import (
     retry_after,
     transport_error,
 )
-from autoscorer.client._client import SYNC_SUBMIT_TIMEOUT
 from autoscorer.client._errors import WaitTimeout
 from autoscorer.client._retry import RetryPolicy
 from autoscorer.client._wait import LogCursor, PollSchedule, is_stream, outcome, parse_stream_line
@@ -36,8 +39,15 @@ T = TypeVar("T")
 
 
 class AsyncAutoScorerClient:
-    """Async client for the AutoScorer REST API (same methods as :class:`AutoScorerClient`,
-    awaited). ``transport=httpx.ASGITransport(app)`` runs against an app in-process."""
+    """Asynchronous client for the AutoScorer REST API; one pooled connection set, reused
+    by every call.
+
+    ``base_url`` defaults to ``$AUTOSCORER_SERVER`` then ``http://localhost:8000``;
+    ``api_key`` to ``$AUTOSCORER_API_KEY``. ``retries`` is a count or a
+    :class:`RetryPolicy`; ``transport`` any ``httpx.AsyncBaseTransport``.
+    ``auto_idempotency=True`` gives every ``submit_job``/``submit_batch`` call without
+    an ``idempotency_key`` a fresh uuid4 one, so every submit is safe to retry.
+    """
 
     def __init__(
         self,
@@ -125,7 +135,15 @@ class AsyncAutoScorerClient:
         idempotency_key: str | None = None,
         **extra: Any,
     ) -> m.Job:
-        """Submit a job; see :meth:`AutoScorerClient.submit_job`."""
+        """Submit a job. ``async_=True`` returns at once (normally status ``queued``);
+        otherwise the server runs it and the answer carries the result.
+
+        ``idempotency_key`` is sent as the ``Idempotency-Key`` header: a repeat with
+        the same key and body gets the first answer again instead of a second job,
+        so a submit with a key (or a ``job_id``) is retried on 5xx answers and lost
+        connections. With ``auto_idempotency=True`` on the client every submit gets
+        a fresh uuid4 key when none is given.
+        """
         fields = dict(
             job_id=job_id,
             task_type=task_type,
@@ -136,8 +154,6 @@ class AsyncAutoScorerClient:
             **extra,
         )
         payload = calls.job_payload(job, fields, async_)
-        if timeout is None and not payload.get("async"):
-            timeout = SYNC_SUBMIT_TIMEOUT
         key = self._settings.submit_key(idempotency_key)
         return await self.request(calls.submit_job(payload, timeout, key))
 
@@ -199,8 +215,8 @@ class AsyncAutoScorerClient:
             await response.aread()
             first = handle(call, response)
         schedule = PollSchedule(poll_interval, timeout=timeout)
-        async for entry in self._poll_logs(job_id, level, first, schedule):
-            yield entry
+        async for polled in self._poll_logs(job_id, level, first, schedule):
+            yield polled
 
     @asynccontextmanager
     async def _stream(self, call: calls.Call[Any]) -> AsyncIterator[httpx.Response]:
@@ -214,14 +230,14 @@ class AsyncAutoScorerClient:
         self, job_id: str, level: str | None, first: m.JobLogs, schedule: PollSchedule
     ) -> AsyncIterator[m.LogEntry]:
         cursor = LogCursor()
-        for entry in cursor.fresh(first.logs):
-            yield entry
+        for earlier in cursor.fresh(first.logs):
+            yield earlier
         while True:
-            done = (await self.get_job_status(job_id)).done
+            status = await self.get_job_status(job_id)
             page = await self.get_job_logs(job_id, level=level, since=cursor.since)
-            for entry in cursor.fresh(page.logs):
-                yield entry
-            if done:
+            for later in cursor.fresh(page.logs):
+                yield later
+            if status.done:
                 return
             if schedule.expired():
                 raise WaitTimeout(f"job {job_id} still running", job_id=job_id, last_status=None)
@@ -236,7 +252,13 @@ class AsyncAutoScorerClient:
         max_interval: float = 5.0,
         on_status: Callable[[m.JobStatus], None] | None = None,
     ) -> m.Response[m.JobResult]:
-        """Poll until the job ends; see :meth:`AutoScorerClient.wait_for_completion`."""
+        """Poll until the job ends (intervals grow from ``poll_interval`` to ``max_interval``).
+
+        Returns the result envelope: ``.success`` is True only for a completed job,
+        ``.data.result.summary.score`` its score, ``.errors`` why it failed.
+        ``on_status`` is called with every status polled (e.g. to draw progress).
+        Raises :class:`WaitTimeout` after ``timeout`` seconds.
+        """
         schedule = PollSchedule(poll_interval, max_interval, timeout=timeout)
         while True:
             status = await self.get_job_status(job_id)
@@ -320,7 +342,7 @@ class AsyncAutoScorerClient:
     async def iter_jobs(
         self, *, page_size: int = 50, **filters: Any
     ) -> AsyncIterator[m.JobSummary]:
-        """Every job matching ``filters``, fetching page after page."""
+        """Every job matching ``filters`` (as :meth:`list_jobs`), fetching page after page."""
         offset = filters.pop("offset", None) or 0
         while True:
             page = await self.list_jobs(limit=page_size, offset=offset, **filters)

@@ -1,4 +1,7 @@
-"""Sub-APIs of the asynchronous client: ``client.scorers``, ``.workspaces``, ``.config``."""
+"""Sub-APIs of the asynchronous client: ``client.scorers``, ``.workspaces``, ``.config``.
+
+``scripts/gen-sync-client`` generates ``_resources.py`` (the synchronous ones) from this file.
+"""
 
 from __future__ import annotations
 

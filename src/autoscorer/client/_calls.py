@@ -22,6 +22,8 @@ API = "/api/v1"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # A followed log stream may stay quiet while a job computes: wait longer for bytes.
 FOLLOW_TIMEOUT = httpx.Timeout(30.0, read=300.0)
+# A synchronous submit holds the connection while the job runs.
+SYNC_SUBMIT_TIMEOUT = 3600.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,9 @@ def _key_header(idempotency_key: str | None) -> dict[str, str] | None:
 def submit_job(
     payload: dict[str, Any], timeout: float | None, idempotency_key: str | None = None
 ) -> Call[m.Job]:
+    """``POST /jobs``; without a ``timeout``, a synchronous submit waits up to an hour."""
+    if timeout is None and not payload.get("async"):
+        timeout = SYNC_SUBMIT_TIMEOUT
     # Retrying a submit is safe only when its job id or an Idempotency-Key makes the
     # server answer a repeat with the first job instead of creating another one.
     return Call(
