@@ -14,7 +14,7 @@
 Pass the **raw** body (before any JSON parsing) and the request's headers (any
 mapping; names are matched case-insensitively). The signature is the server's
 (``autoscorer.webhooks.sign``), restated here because the SDK imports nothing of the
-server; tests/client/test_standalone.py checks that the two agree.
+server; tests/client/test_webhook_verify.py checks that the two agree.
 """
 
 from __future__ import annotations
