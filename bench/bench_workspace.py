@@ -28,10 +28,10 @@ from pathlib import Path
 import pandas as pd
 
 from autoscorer.pipeline.scoring import score
+from autoscorer.pipeline.validate import validate
 from autoscorer.scorers.loader import ScorerLoader
 from autoscorer.scorers.registry import Registry
 from autoscorer.scorers.watcher import Watcher
-from autoscorer.workspace.validate import validate
 from bench_tabular import make_workspace
 
 SOURCE = """

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from autoscorer.errors import Forbidden, InvalidParameter
-from autoscorer.observability.metrics import count_webhook_failure
+from autoscorer.topics import Topic
 
 SIGNATURE_HEADER = "X-AutoScorer-Signature"
 TIMESTAMP_HEADER = "X-AutoScorer-Timestamp"
@@ -36,6 +36,19 @@ EVENT_HEADER = "X-AutoScorer-Event"
 DELIVERED, RETRYING, GAVE_UP, DROPPED = "delivered", "retrying", "gave up", "dropped"
 
 log = logging.getLogger("autoscorer.webhooks")
+
+
+@dataclass(frozen=True)
+class WebhookFailure:
+    """One failed delivery attempt, or a callback refused before sending (for metrics).
+
+    ``reason``: ``timeout``, ``connection``, ``http_4xx``, ``http_5xx``, ``refused_url``
+    or ``gave_up``."""
+
+    reason: str
+
+
+failures: Topic[WebhookFailure] = Topic("webhook failures")
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:
@@ -277,7 +290,7 @@ class WebhookDispatcher:
 
     def _report(self, attempt: Attempt) -> None:
         if attempt.outcome in (RETRYING, GAVE_UP):
-            count_webhook_failure(_reason(attempt))
+            failures.publish(WebhookFailure(_reason(attempt)))
         try:
             if self.on_attempt is not None:
                 self.on_attempt(attempt)

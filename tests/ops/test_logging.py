@@ -16,13 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from autoscorer.api.main import create_app
-from autoscorer.observability import (
-    JsonFormatter,
-    TextFormatter,
-    bind_context,
-    configure_logging,
-    current_context,
-)
+from autoscorer.logcontext import bind_context, current_context
+from autoscorer.observability import JsonFormatter, TextFormatter, configure_logging
 from autoscorer.observability.logs import HANDLER_NAME
 from autoscorer.settings import Settings
 

@@ -24,9 +24,9 @@ from boundary_kit import BY_NAME, SECRET, TRICKS, Scene, Trick, digest
 from autoscorer.errors import AutoScorerError, WorkspaceInvalid
 from autoscorer.pipeline.run import PipelineRequest, run_pipeline
 from autoscorer.pipeline.scoring import score
+from autoscorer.pipeline.validate import validate
 from autoscorer.workspace import safeio
 from autoscorer.workspace.templates import init_workspace
-from autoscorer.workspace.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
 IDS = [t.name for t in TRICKS]

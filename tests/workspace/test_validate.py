@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 import pytest
 
 from autoscorer.errors import Forbidden, WorkspaceInvalid
+from autoscorer.pipeline.validate import validate
 from autoscorer.scorers.base import ScoreOutput, Scorer, ScoringContext
 from autoscorer.scorers.registry import ensure_builtins
 from autoscorer.workspace.datacheck import HEAD_BYTES
 from autoscorer.workspace.templates import init_workspace
-from autoscorer.workspace.validate import validate
 
 GT = "id,label\n1,a\n2,b\n3,a\n"
 PRED = "id,label\n1,a\n2,b\n3,b\n"

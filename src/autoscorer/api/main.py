@@ -36,6 +36,7 @@ from autoscorer.api.runtime import Runtime
 from autoscorer.api.schemas import ERROR_RESPONSES
 from autoscorer.api.security import BodyLimitMiddleware
 from autoscorer.config_guard import startup_warnings
+from autoscorer.observability.feeds import install_metrics
 from autoscorer.observability.logs import configure_logging
 from autoscorer.observability.middleware import ObservabilityMiddleware
 from autoscorer.settings import Settings
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for module in (health, status, jobs, scorer_files, scorers, workspaces, config):
         app.include_router(module.router)
     if settings.metrics_enabled:
+        install_metrics()  # executor and webhook events -> this process's metrics
         app.include_router(metrics.router)
     return app
 

@@ -133,7 +133,7 @@ def test_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Try a scorer on a workspace without writing result.json."""
-    from autoscorer.scorers.trial import run_scorer_test
+    from autoscorer.pipeline.trial import run_scorer_test
 
     with handle_errors(as_json):
         parsed = parse_json_option(params, "--params")

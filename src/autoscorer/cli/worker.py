@@ -25,11 +25,16 @@ def worker(
     from autoscorer.jobs.factory import start_worker_reaper
     from autoscorer.jobs.queues.celery_app import make_app
     from autoscorer.jobs.queues.celery_queue import CeleryQueue
-    from autoscorer.observability import configure_logging, start_worker_exporter
+    from autoscorer.observability import (
+        configure_logging,
+        install_metrics,
+        start_worker_exporter,
+    )
     from autoscorer.settings import Settings
 
     settings = Settings()
     configure_logging(settings)
+    install_metrics()  # before the pool forks: the children inherit the subscriptions
     if metrics_port is not None:
         start_worker_exporter(metrics_port)
     app = make_app(settings)

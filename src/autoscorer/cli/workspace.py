@@ -32,7 +32,7 @@ def validate_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Check a workspace's layout, meta.json and data files."""
-    from autoscorer.workspace.validate import validate
+    from autoscorer.pipeline.validate import validate
 
     with handle_errors(as_json):
         report = validate(

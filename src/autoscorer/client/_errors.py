@@ -2,9 +2,10 @@
 
 API errors are rebuilt from the error envelope's ``code``. Codes the SDK has no
 class for (``MISSING_COLUMN``, ``EXIT_NONZERO``, ...) map to the class of their
-nearest ancestor in the server's one error tree (:mod:`autoscorer.errors`), so
-``except ValidationError`` also catches ``MISSING_COLUMN``; ``err.code`` keeps the
-exact code the server sent.
+nearest ancestor in the server's one error tree (``autoscorer.errors``, copied as
+``_ANCESTOR`` since the SDK imports nothing of the server), so ``except
+ValidationError`` also catches ``MISSING_COLUMN``; ``err.code`` keeps the exact code
+the server sent.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
-from autoscorer import errors as server_errors
 
 
 class AutoScorerClientError(Exception):
@@ -210,17 +209,49 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
+# every server code the SDK has no class for -> the code of its nearest ancestor that has
+# one (tests/client/test_public_api.py checks this against the server's tree)
+_ANCESTOR: dict[str, str] = {
+    code: ancestor
+    for ancestor, codes in {
+        "INVALID_PARAMETER": ("METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE"),
+        "VALIDATION_ERROR": (
+            "MISSING_FILE",
+            "PARSE_ERROR",
+            "EMPTY_FILE",
+            "ENCODING_ERROR",
+            "FILE_TOO_LARGE",
+            "MISSING_COLUMN",
+            "DUPLICATE_ID",
+            "MISSING_ID",
+            "UNKNOWN_ID",
+            "INVALID_VALUE",
+        ),
+        "EXECUTION_FAILED": (
+            "EXIT_NONZERO",
+            "OOM_KILLED",
+            "NO_PREDICTIONS",
+            "DISK_QUOTA_EXCEEDED",
+            "IMAGE_NOT_FOUND",
+            "CANCELLED",
+            "WORKER_LOST",
+            "INFRASTRUCTURE_FAILURE",
+            "UNSCHEDULABLE",
+            "STARTUP_TIMEOUT",
+            "SANDBOX_START_FAILED",
+            "EVICTED",
+            "NODE_LOST",
+        ),
+        "SERVICE_UNAVAILABLE": ("EXECUTOR_UNAVAILABLE",),
+    }.items()
+    for code in codes
+}
+
+
 def error_class(code: str | None, status: int) -> type[APIError]:
     """The SDK class for a server error ``code`` (falling back on the HTTP status)."""
     if code in _BY_CODE:
         return _BY_CODE[code]
-    if code:
-        # The base's code is only a default, so a class right under it says nothing.
-        base = server_errors.AutoScorerError
-        for ancestor in server_errors.error_class_for(code).__mro__:
-            if ancestor is base:
-                break
-            known = _BY_CODE.get(getattr(ancestor, "code", ""))
-            if known is not None:
-                return known
+    if code in _ANCESTOR:
+        return _BY_CODE[_ANCESTOR[code]]
     return _BY_STATUS.get(status, APIError)

@@ -12,11 +12,14 @@
         return Response(status_code=204)
 
 Pass the **raw** body (before any JSON parsing) and the request's headers (any
-mapping; names are matched case-insensitively).
+mapping; names are matched case-insensitively). The signature is the server's
+(``autoscorer.webhooks.sign``), restated here because the SDK imports nothing of the
+server; tests/client/test_webhook_verify.py checks that the two agree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import time
@@ -24,7 +27,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from autoscorer.client._errors import AutoScorerClientError
-from autoscorer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+SIGNATURE_HEADER = "X-AutoScorer-Signature"
+TIMESTAMP_HEADER = "X-AutoScorer-Timestamp"
 
 
 class WebhookVerificationError(AutoScorerClientError):
@@ -55,7 +60,7 @@ def verify_webhook(
     raw = body.encode() if isinstance(body, str) else bytes(body)
     signature = _header(headers, SIGNATURE_HEADER)
     ts = _timestamp(_header(headers, TIMESTAMP_HEADER))
-    if not hmac.compare_digest(sign(raw, secret, ts).encode(), signature.encode()):
+    if not hmac.compare_digest(_sign(raw, secret, ts).encode(), signature.encode()):
         raise WebhookVerificationError(
             "webhook signature does not match (wrong secret, or the body was changed)",
             reason="bad_signature",
@@ -67,6 +72,12 @@ def verify_webhook(
             reason="stale_timestamp",
         )
     return _event(raw)
+
+
+def _sign(body: bytes, secret: str, timestamp: int) -> str:
+    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">``, as the server signs."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
 
 
 def _header(headers: Mapping[str, Any], name: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from autoscorer.errors import AutoScorerError, ExecutionFailed
+from autoscorer.executors import events
 from autoscorer.executors.outcome import RunOutcome, classify, remove_planted_links
 from autoscorer.workspace.layout import Workspace
 
@@ -131,8 +132,11 @@ class Sandbox(abc.ABC):
 class Run:
     """The state of one run, shared by the loop and the middleware."""
 
-    def __init__(self, spec: RunSpec, cancel: Cancellable | None, on_log: LogFn | None) -> None:
+    def __init__(
+        self, spec: RunSpec, cancel: Cancellable | None, on_log: LogFn | None, executor: str = ""
+    ) -> None:
         self.spec = spec
+        self.executor = executor
         self.cancel_token = cancel
         self.sandbox: Sandbox | None = None
         self.started = time.monotonic()  # reset once the sandbox runs (elapsed, time limit)
@@ -149,6 +153,7 @@ class Run:
         self.extra: dict[str, Any] = {}  # added to run_info.json
         self.scratch: dict[str, Any] = {}  # per-run state of middleware
         self._on_log = on_log
+        self._start_reported = False
 
     @property
     def elapsed(self) -> float:
@@ -167,6 +172,13 @@ class Run:
         logger.log(logging.getLevelName(level), "[%s] %s", self.spec.job_id, message)
         if self._on_log is not None:
             self._on_log(level, "executor", message)
+
+    def report_start(self, seconds: float) -> None:
+        """Publish :class:`~autoscorer.executors.events.SandboxStarted` (once per run)."""
+        if not self._start_reported:
+            self._start_reported = True
+            started = events.SandboxStarted(self.executor, self.spec.job_id, max(seconds, 0.0))
+            events.topic.publish(started)
 
     def output(self, line: str) -> None:
         """One line the sandbox printed, for the job's log (component ``container``)."""
@@ -200,6 +212,9 @@ class Executor(abc.ABC):
     tick: float = 0.1
     # mount output/ and logs/ from a filesystem of spec.disk_bytes (executors.quota)
     stages_disk: ClassVar[bool] = False
+    # the backend calls run.report_start itself (it knows better when its sandbox runs);
+    # else the time start() took is reported
+    reports_start: ClassVar[bool] = False
 
     def __init__(self, middleware: Sequence[Middleware] | None = None) -> None:
         from autoscorer.executors.middleware import default_middleware
@@ -247,7 +262,7 @@ class Executor(abc.ABC):
 
         ``on_tick`` gets the seconds elapsed and ``on_usage`` the latest resource sample
         (when there is one) about every ``tick`` while the sandbox runs."""
-        run = Run(spec, cancel, on_log)
+        run = Run(spec, cancel, on_log, self.name)
         with self._lock:
             self._active[spec.job_id] = run
         try:
@@ -261,6 +276,10 @@ class Executor(abc.ABC):
             run.log("WARNING", f"removed the symbolic link {link} left by the submission")
         outcome = classify(self.name, run)
         self._hook("after_run", run, outcome)
+        result = "ok" if outcome.error is None else outcome.error.code
+        events.topic.publish(
+            events.SandboxFinished(self.name, spec.job_id, result, outcome.duration)
+        )
         return outcome
 
     def _execute(self, run: Run, on_tick: TickFn | None, on_usage: UsageFn | None) -> None:
@@ -275,8 +294,11 @@ class Executor(abc.ABC):
             # before start() returns, so the wall clock is read before, not after
             run.started_wall = time.time()
             self._stage_disk(run)
+            asked = time.perf_counter()
             run.sandbox = self.start(run.spec, run)
             run.started = time.monotonic()
+            if not self.reports_start:
+                run.report_start(time.perf_counter() - asked)
             if run.stop_reason is not None:
                 # cancel() arrived while start() ran: it set the reason but had no sandbox
                 # to kill (setting .sandbox before this check closes the window)

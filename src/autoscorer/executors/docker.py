@@ -39,7 +39,6 @@ from autoscorer.executors.base import (
 from autoscorer.executors.base import Sandbox as _Sandbox
 from autoscorer.executors.outcome import RunOutcome
 from autoscorer.executors.spec import check_user, default_user, grant_writable
-from autoscorer.observability.metrics import observe_container_start
 from autoscorer.workspace.models import format_bytes
 
 LABEL = "autoscorer.managed"
@@ -179,6 +178,7 @@ class DockerExecutor(Executor):
 
     name = "docker"
     stages_disk = True
+    reports_start = True  # create + start only: an image pull is not start-up overhead
 
     def __init__(
         self,
@@ -364,7 +364,7 @@ class DockerExecutor(Executor):
         except Exception:
             container.remove(force=True)
             raise
-        observe_container_start(time.perf_counter() - t0, "docker")
+        run.report_start(time.perf_counter() - t0)  # create + start, without the pull
         run.log("INFO", f"container {container.name} started")
         return DockerSandbox(container, image_digest(image.attrs))
 

@@ -157,6 +157,7 @@ class KubernetesSandbox(_Sandbox):
             ago = min(st.seconds_since_start(cs), self._last_poll - self._prev_poll)
             self.run.started = self._last_poll - max(0.0, ago)
             self.run.log("INFO", f"container started after {self._startup_seconds():.1f} s")
+            self.run.report_start(self._startup_seconds())  # from Job creation
         lost = st.disruption_error(pod, vanished and self.running)
         if lost is not None:
             raise lost

@@ -73,6 +73,7 @@ class KubernetesExecutor(Executor):
 
     name = "kubernetes"
     tick = 0.1
+    reports_start = True  # by the sandbox, once the pod's container runs
 
     def __init__(
         self,

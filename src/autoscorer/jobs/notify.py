@@ -40,7 +40,6 @@ from pydantic import SecretStr
 
 from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.jobs.events import JobEvent
-from autoscorer.observability.metrics import count_webhook_failure
 from autoscorer.webhooks import (
     DELIVERED,
     DROPPED,
@@ -48,7 +47,9 @@ from autoscorer.webhooks import (
     RETRYING,
     Attempt,
     WebhookDispatcher,
+    WebhookFailure,
     check_url,
+    failures,
     redact_url,
 )
 
@@ -137,7 +138,7 @@ class WebhookNotifier:
             return
         refusal = self._refusal(url)
         if refusal is not None:
-            count_webhook_failure("refused_url")
+            failures.publish(WebhookFailure("refused_url"))
             message = f"job.{event.status} not sent to {redact_url(url)}: {refusal}"
             self._logs.put(event.job_id, "WARNING", message)
         elif self._dispatcher is not None:

@@ -21,7 +21,7 @@ from autoscorer.jobs.events import JobEvent, publish
 from autoscorer.jobs.joblogs import Entry
 from autoscorer.jobs.records import now
 from autoscorer.jobs.store import JobStore
-from autoscorer.observability.context import bind_context
+from autoscorer.logcontext import bind_context
 from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
 from autoscorer.settings import Settings
 from autoscorer.workspace.models import ResourceUsage, Result

@@ -1,8 +1,10 @@
 """Logs and metrics: structured logging with request/job context, Prometheus metrics.
 
 See ``docs/metrics.md`` for every metric and ``docs/deployment.md`` for set-up.
-Names are loaded on first use, so an executor that only counts container starts
-does not import the job store's SQL machinery (CLI start-up time).
+This package sits above the job system: it reads the job store and subscribes to the
+events of the executors and webhooks (:func:`install_metrics`); nothing below imports
+it. The log context it prints is bound through :mod:`autoscorer.logcontext`. Names are
+loaded on first use, so the CLI does not import the job store's SQL machinery.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autoscorer.observability.context import bind_context, current_context
+    from autoscorer.observability.feeds import install_metrics
     from autoscorer.observability.jobstore import JobStoreCollector
     from autoscorer.observability.logs import JsonFormatter, TextFormatter, configure_logging
     from autoscorer.observability.metrics import (
@@ -25,8 +27,7 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
-    "bind_context": "context",
-    "current_context": "context",
+    "install_metrics": "feeds",
     "JobStoreCollector": "jobstore",
     "JsonFormatter": "logs",
     "TextFormatter": "logs",
@@ -44,11 +45,10 @@ __all__ = [
     "JobStoreCollector",
     "JsonFormatter",
     "TextFormatter",
-    "bind_context",
     "build_registry",
     "configure_logging",
     "count_webhook_failure",
-    "current_context",
+    "install_metrics",
     "multiprocess_enabled",
     "observe_container_start",
     "observe_http_request",

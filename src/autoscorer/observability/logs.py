@@ -3,7 +3,7 @@
 :func:`configure_logging` puts one handler on the root logger (replacing the one
 it installed before, leaving any other handler alone) and sets the level of the
 ``autoscorer`` loggers. Every line carries the bound ``request_id`` and
-``job_id`` (see :mod:`autoscorer.observability.context`).
+``job_id`` (see :mod:`autoscorer.logcontext`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from autoscorer.observability.context import FIELDS, current_context
+from autoscorer.logcontext import FIELDS, current_context
 from autoscorer.settings import Settings
 
 HANDLER_NAME = "autoscorer"

@@ -1,11 +1,12 @@
 """Process-local metrics, the registry ``/metrics`` serves, and the worker exporter.
 
 Metrics that only the process doing the work can see (HTTP latency, webhook
-delivery failures, container start overhead) are prometheus-client metrics of
-this module. With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment *before
-the process starts*, prometheus-client keeps their values in files in that
-directory, one per process, and :func:`build_registry` sums them; this is how
-several uvicorn/gunicorn workers or a Celery pool report one set of numbers.
+delivery failures, sandbox starts and runs) are prometheus-client metrics of
+this module; :mod:`.feeds` records the executors' and webhooks' events here. With
+``PROMETHEUS_MULTIPROC_DIR`` set in the environment *before the process starts*,
+prometheus-client keeps their values in files in that directory, one per process,
+and :func:`build_registry` sums them; this is how several uvicorn/gunicorn workers
+or a Celery pool report one set of numbers.
 
 Job metrics come from the shared job store instead (:mod:`.jobstore`), so
 they are right whichever process or machine ran the jobs.
@@ -59,6 +60,11 @@ CONTAINER_START = Histogram(
     ["executor"],
     buckets=CONTAINER_START_BUCKETS,
 )
+SANDBOX_RUNS = Counter(
+    "autoscorer_sandbox_runs",
+    "Sandboxed runs that ended, by executor and result (ok or the error code).",
+    ["executor", "result"],
+)
 
 
 def multiprocess_enabled() -> bool:
@@ -89,6 +95,11 @@ def count_webhook_failure(reason: str) -> None:
 def observe_container_start(seconds: float, executor: str = "docker") -> None:
     """Record how long a sandbox took to start (create + start, or Job to pod running)."""
     CONTAINER_START.labels(_label(executor, "unknown")).observe(max(seconds, 0.0))
+
+
+def count_sandbox_run(executor: str, result: str) -> None:
+    """Count one sandboxed run that ended (``result``: ``ok`` or an error code)."""
+    SANDBOX_RUNS.labels(_label(executor, "unknown"), _label(result, "unknown")).inc()
 
 
 class _RegistryView:

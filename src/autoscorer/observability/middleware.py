@@ -13,7 +13,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from autoscorer.observability.context import bind_context
+from autoscorer.logcontext import bind_context
 from autoscorer.observability.metrics import observe_http_request
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

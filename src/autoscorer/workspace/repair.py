@@ -1,16 +1,18 @@
 """``validate(auto_fix=True)``: create missing folders and fill missing meta.json defaults.
 
 Repairs only add what is absent; a value the host wrote is never changed, and a
-``meta.json`` that does not parse is left for the host to fix.
+``meta.json`` that does not parse is left for the host to fix. The task type of a
+named scorer comes from the caller (``scorer_task``): the scorers sit above the
+workspace layer.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from autoscorer.errors import AutoScorerError
-from autoscorer.scorers.registry import ensure_builtins
 from autoscorer.workspace import safeio
 from autoscorer.workspace.layout import Workspace
 from autoscorer.workspace.models import Meta
@@ -36,9 +38,12 @@ def fix_layout(ws: Workspace) -> list[str]:
     return fixed
 
 
-def _task_of(scorer: str | None) -> str | None:
-    registry = ensure_builtins()
-    return registry.get(scorer).task_type if scorer and scorer in registry else None
+# a scorer's name -> its task type (None: unknown scorer)
+ScorerTask = Callable[[str], str | None]
+
+
+def _no_scorers(name: str) -> str | None:
+    return None
 
 
 def _scorer_of(task_type: str | None) -> str | None:
@@ -47,10 +52,15 @@ def _scorer_of(task_type: str | None) -> str | None:
 
 
 def _identity_defaults(
-    ws: Workspace, raw: dict[str, Any], task_type: str | None, scorer: str | None
+    ws: Workspace,
+    raw: dict[str, Any],
+    task_type: str | None,
+    scorer: str | None,
+    scorer_task: ScorerTask,
 ) -> dict[str, Any]:
     """job_id, scorer and task_type to add, derived from each other where possible."""
-    task = raw.get("task_type") or task_type or _task_of(raw.get("scorer") or scorer)
+    named = raw.get("scorer") or scorer
+    task = raw.get("task_type") or task_type or (scorer_task(named) if named else None)
     name = raw.get("scorer") or scorer or _scorer_of(task)
     out = {"job_id": default_job_id(ws.root), "task_type": task, "scorer": name}
     return {k: v for k, v in out.items() if v}
@@ -68,8 +78,10 @@ def _fill(raw: dict[str, Any], defaults: dict[str, Any], prefix: str = "") -> li
     return added
 
 
-def _new_meta(ws: Workspace, task_type: str | None, scorer: str | None) -> dict[str, Any]:
-    ids = _identity_defaults(ws, {}, task_type, scorer)
+def _new_meta(
+    ws: Workspace, task_type: str | None, scorer: str | None, scorer_task: ScorerTask
+) -> dict[str, Any]:
+    ids = _identity_defaults(ws, {}, task_type, scorer, scorer_task)
     if ids.get("task_type") in TEMPLATES:
         tpl = get_template(ids["task_type"])
         return build_meta(tpl, job_id=ids["job_id"], scorer=ids.get("scorer"))
@@ -77,11 +89,15 @@ def _new_meta(ws: Workspace, task_type: str | None, scorer: str | None) -> dict[
 
 
 def fix_meta(
-    ws: Workspace, *, task_type: str | None = None, scorer: str | None = None
+    ws: Workspace,
+    *,
+    task_type: str | None = None,
+    scorer: str | None = None,
+    scorer_task: ScorerTask = _no_scorers,
 ) -> list[str]:
     """Write a default ``meta.json`` if absent, else add its missing fields."""
     if not ws.meta_path.exists():
-        write_json_atomic(ws.meta_path, _new_meta(ws, task_type, scorer))
+        write_json_atomic(ws.meta_path, _new_meta(ws, task_type, scorer, scorer_task))
         return ["created meta.json with default settings"]
     try:
         with safeio.open_file(ws.meta_path, "r", encoding="utf-8-sig") as fh:
@@ -92,7 +108,7 @@ def fix_meta(
     except (ValueError, OSError, AutoScorerError):
         return []  # unparsable or invalid: reported by the checks, not guessed at
     defaults = {
-        **_identity_defaults(ws, raw, task_type, scorer),
+        **_identity_defaults(ws, raw, task_type, scorer, scorer_task),
         **Meta().model_dump(mode="json", exclude_none=True),
     }
     added = _fill(raw, defaults)

@@ -21,7 +21,7 @@ from autoscorer.api.schemas import (
 )
 from autoscorer.api.security import inside_roots
 from autoscorer.inputs import MAX_NAME, NAME_PATTERN
-from autoscorer.scorers.trial import run_scorer_test
+from autoscorer.pipeline.trial import run_scorer_test
 
 router = APIRouter(prefix="/api/v1/scorers", tags=["scorers"])
 ScorerName = Annotated[

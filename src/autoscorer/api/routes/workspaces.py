@@ -16,8 +16,8 @@ from autoscorer.api.schemas import (
     WorkspaceValidation,
 )
 from autoscorer.api.security import check_role, inside_roots
+from autoscorer.pipeline.validate import validate
 from autoscorer.workspace.templates import init_workspace
-from autoscorer.workspace.validate import validate
 
 router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"])
 

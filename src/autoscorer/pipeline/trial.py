@@ -12,10 +12,11 @@ import psutil
 
 from autoscorer.errors import AutoScorerError, DataValidationError
 from autoscorer.pipeline.scoring import DEFAULT_MAX_FILE_BYTES, score
+from autoscorer.pipeline.validate import validate
 from autoscorer.scorers.base import Scorer
 from autoscorer.scorers.registry import get_scorer
 from autoscorer.workspace.layout import Workspace
-from autoscorer.workspace.validate import open_workspace, validate
+from autoscorer.workspace.validate import open_workspace
 
 
 class PeakRss:
