@@ -153,4 +153,4 @@ class Outbox:
         """Rows per state (for health checks and tests)."""
         stmt = select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
         with self.store.reader() as s:
-            return {state: n for state, n in s.execute(stmt).tuples()}
+            return {state: n for state, n in s.execute(stmt).all()}
