@@ -153,7 +153,8 @@ def test_two_drainers_never_deliver_the_same_row_twice(store: JobStore) -> None:
     for job in jobs:  # and each job's events arrived in order
         seen = [e["status"] for e in receiver.events if e["job_id"] == job]
         assert seen == ["queued", "running", "completed"]
-    lines = [x["message"] for job in jobs for x in store.logs(job)[0] if x["component"] == "webhook"]
+    logs = [x for job in jobs for x in store.logs(job)[0]]
+    lines = [x["message"] for x in logs if x["component"] == "webhook"]
     assert len(lines) == 45 and all("attempt 1/8: HTTP 200" in m for m in lines)
 
 

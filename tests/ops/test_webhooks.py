@@ -139,7 +139,9 @@ def test_retries_until_delivered_and_signatures_verify(receiver: Receiver) -> No
         )
         assert json.loads(req["body"]) == ev
         assert req["headers"]["webhook-id"] == ev["event_id"]  # the Standard headers too
-        std = sign_standard(ev["event_id"], int(req["headers"][TIMESTAMP_HEADER]), req["body"], SECRET)
+        std = sign_standard(
+            ev["event_id"], int(req["headers"][TIMESTAMP_HEADER]), req["body"], SECRET
+        )
         assert req["headers"]["webhook-signature"] == std
 
 

@@ -98,7 +98,8 @@ class Outbox:
         event_id = str(event.get("event_id") or f"evt_{uuid.uuid4().hex}")
         stamp = now()
         row = {"event_id": event_id, "job_id": job_id, "url": url, "payload": event,
-               "state": PENDING, "attempts": 0, "next_attempt_at": stamp, "created_at": stamp}  # fmt: skip
+               "state": PENDING, "attempts": 0, "next_attempt_at": stamp,
+               "created_at": stamp}  # fmt: skip
         with self.store.session.begin() as s:
             s.execute(insert(OUTBOX), [row])
         return event_id
