@@ -32,7 +32,7 @@ from pydantic_settings import (
 
 from autoscorer import config_guard as guard
 from autoscorer.errors import InvalidParameter
-from autoscorer.webhook_schemes import Scheme, secret_key
+from autoscorer.webhook_schemes import Scheme
 
 Role = Literal["reader", "submitter", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "submitter", "admin")
@@ -342,16 +342,6 @@ class Settings(BaseSettings):
         if value is None:
             return None
         return guard.network_url(value, guard.HTTP_SCHEMES, "webhook url")
-
-    @field_validator("webhook_secret")
-    @classmethod
-    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            try:
-                secret_key(value.get_secret_value())
-            except ValueError as exc:
-                raise ValueError(str(exc)) from None
-        return value
 
     @field_validator("k8s_namespace")
     @classmethod

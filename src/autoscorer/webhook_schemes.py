@@ -31,13 +31,12 @@ def secret_key(secret: str) -> bytes:
     stock libraries use), for any other secret its UTF-8 bytes."""
     if not secret.startswith(SECRET_PREFIX):
         return secret.encode()
-    text = secret[len(SECRET_PREFIX) :]
-    try:  # unpadded base64 is common in such secrets; stock libraries accept it
-        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    try:  # decoded as the stock libraries do: padding added, other characters skipped
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :] + "==")
     except binascii.Error as exc:
         raise ValueError(f"a {SECRET_PREFIX} secret must be base64 after the prefix") from exc
     if not key:
-        raise ValueError(f"the {SECRET_PREFIX} secret is empty")
+        raise ValueError(f"a {SECRET_PREFIX} secret must hold key bytes after the prefix")
     return key
 
 

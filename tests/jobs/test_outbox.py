@@ -87,9 +87,11 @@ def test_racing_claimers_never_take_the_same_row(store: JobStore) -> None:
 
     def claim(k: int) -> None:
         mine = Outbox(stores[k])
+        mine.counts()  # connected before the start, so all four begin together
         barrier.wait()
-        while batch := mine.claim(f"claimer-{k}", 3):
-            taken[k] += [d.id for d in batch]
+        deadline = time.monotonic() + 60
+        while sum(map(len, taken)) < len(rows) and time.monotonic() < deadline:
+            taken[k] += [d.id for d in mine.claim(f"claimer-{k}", 2)]  # [] when it lost them all
 
     threads = [threading.Thread(target=claim, args=(k,)) for k in range(len(stores))]
     for t in threads:
@@ -219,3 +221,26 @@ def test_deliveries_of_a_killed_process_arrive_after_a_restart(
 
 def outbox_done(store: JobStore) -> bool:
     return Outbox(store).counts() == {DELIVERED: 3}
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_an_unusable_whsec_secret_sends_nothing_and_is_not_logged(
+    store: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from autoscorer.jobs import events, hooks
+    from autoscorer.jobs.events import JobEvent
+    from autoscorer.jobs.notify import NO_SECRET
+    from autoscorer.settings import Settings
+
+    bad = "whsec_!!!"
+    settings = Settings(webhook_secret=bad, webhook_allowed_hosts=["127.0.0.1"])
+    uninstall = hooks.install(settings, store)
+    job = _job(store)
+    try:
+        record = {**store.get(job), "callback_url": "http://127.0.0.1:9/hook"}
+        events.publish(JobEvent(job, "queued", "submitted", record))
+    finally:
+        uninstall()
+    assert _rows(store) == []
+    assert store.logs(job)[0][-1]["message"].endswith(NO_SECRET)
+    assert "not usable" in caplog.text and bad not in caplog.text

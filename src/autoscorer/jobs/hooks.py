@@ -17,17 +17,18 @@ from autoscorer.jobs.outbox_drain import Drainer
 from autoscorer.jobs.outbox_notify import OutboxNotifier
 from autoscorer.jobs.store import JobStore
 from autoscorer.settings import Settings
+from autoscorer.webhook_schemes import secret_key
 
 log = logging.getLogger("autoscorer.jobs")
 
 
-def install(settings: Settings, store: JobStore, *, poll: float = 1.0) -> Callable[[], None]:
+def install(settings: Settings, store: JobStore) -> Callable[[], None]:
     """Subscribe an :class:`OutboxNotifier` and start a :class:`Drainer` (with a secret)."""
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    secret = _usable(settings.webhook_secret.get_secret_value() if settings.webhook_secret else "")
     outbox = Outbox(store, max_attempts=settings.webhook_max_attempts)
     drainer = None
     if secret:
-        drainer = Drainer(outbox, secret, scheme=settings.webhook_signature, poll=poll)
+        drainer = Drainer(outbox, secret, scheme=settings.webhook_signature)
         drainer.start()
     else:
         log.warning("webhook secret not set: job callbacks will not be sent")
@@ -47,3 +48,15 @@ def install(settings: Settings, store: JobStore, *, poll: float = 1.0) -> Callab
             drainer.close()
 
     return uninstall
+
+
+def _usable(secret: str) -> str:
+    """The secret, or "" (nothing is sent) when it cannot be a key; never logged itself."""
+    try:
+        secret_key(secret)
+    except ValueError as exc:
+        log.error(
+            "AUTOSCORER_WEBHOOK_SECRET is not usable (%s): job callbacks will not be sent", exc
+        )
+        return ""
+    return secret
