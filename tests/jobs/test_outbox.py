@@ -244,3 +244,29 @@ def test_an_unusable_whsec_secret_sends_nothing_and_is_not_logged(
     assert _rows(store) == []
     assert store.logs(job)[0][-1]["message"].endswith(NO_SECRET)
     assert "not usable" in caplog.text and bad not in caplog.text
+
+
+@pytest.mark.celery
+def test_a_celery_workers_events_are_delivered_in_order(
+    database_factory: Any, brokers: Any, tmp_path: Path
+) -> None:
+    from tests.jobs.conftest import start_backend, stop_backend
+    from tests.jobs.helpers import wait_terminal
+
+    hooks = {"webhook_secret": SECRET, "webhook_allowed_hosts": ["127.0.0.1"]}
+    env = {"AUTOSCORER_WEBHOOK_SECRET": SECRET, "AUTOSCORER_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
+    receiver = Receiver()
+    b = start_backend("redis", "sqlite", database_url=database_factory("sqlite"), root=tmp_path,
+                      brokers=brokers, worker_env=env, **hooks)  # fmt: skip
+    try:
+        job = b.service.submit(b.job(score_workspace(tmp_path), callback_url=receiver.url))
+        assert wait_terminal(b.service, job["job_id"], 60)["status"] == "completed"
+        wait_for(lambda: len(receiver.events) >= 3, 30, "three deliveries")
+        time.sleep(1.5)  # a duplicate (one per listener a pool process inherited) would come now
+        assert [e["status"] for e in receiver.events] == ["queued", "running", "completed"]
+        rows = _rows(b.service.store)  # "running" and "completed" were recorded by the worker,
+        # once: its pool process ignores the listener inherited from the main process
+        assert [(r.state, r.attempts) for r in rows] == [(DELIVERED, 1)] * 3
+    finally:
+        stop_backend(b)
+        receiver.close()

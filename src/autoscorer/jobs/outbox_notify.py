@@ -9,6 +9,7 @@ It never raises: a failure is logged and the job goes on.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from autoscorer.errors import Forbidden, InvalidParameter
@@ -37,8 +38,13 @@ class OutboxNotifier:
     ) -> None:
         self.outbox, self.signing, self.default_url = outbox, signing, default_url
         self.allowed_hosts, self.log_fn, self.on_record = allowed_hosts, log_fn, on_record
+        self._pid = os.getpid()
 
     def __call__(self, event: JobEvent) -> None:
+        if os.getpid() != self._pid:
+            # inherited through fork (a Celery pool process of ``autoscorer worker``): that
+            # process installs its own notifier; recording here too would send events twice
+            return
         try:
             self._notify(event)
         except Exception:  # a listener must never fail a job
