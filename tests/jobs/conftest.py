@@ -132,7 +132,7 @@ def start_backend(
                         pool=pool,
                         concurrency=concurrency,
                         env=worker_env,
-                    )  # fmt: skip
+                    )
                 )
             app = service.queue.app  # type: ignore[attr-defined]
             for w in started:
