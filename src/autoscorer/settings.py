@@ -32,6 +32,7 @@ from pydantic_settings import (
 
 from autoscorer import config_guard as guard
 from autoscorer.errors import InvalidParameter
+from autoscorer.webhook_schemes import Scheme
 
 Role = Literal["reader", "submitter", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "submitter", "admin")
@@ -74,6 +75,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "lease_seconds": "job_lease_seconds",
         "max_attempts": "job_max_attempts",
         "reaper_interval": "reaper_interval",
+        "requeue_after": "requeue_after",
     },
     "redis": {"url": "broker_url", "max_connections": "redis_max_connections"},
     "api": {
@@ -104,6 +106,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "secret": "webhook_secret",
         "allowed_hosts": "webhook_allowed_hosts",
         "default_url": "webhook_default_url",
+        "signature": "webhook_signature",
+        "max_attempts": "webhook_max_attempts",
     },
     "metrics": {"enabled": "metrics_enabled", "public": "metrics_public"},
 }
@@ -189,6 +193,13 @@ class Settings(BaseSettings):
     reaper_interval: float = Field(
         5.0, ge=0.1, le=3600, description="Seconds between looks for lost jobs"
     )
+    requeue_after: float = Field(
+        600.0,
+        ge=0,
+        le=30 * 86_400,
+        description="Seconds a job may stay queued with no worker claiming it before the "
+        "reaper publishes it to the queue again (a broker that lost its message); 0 = never",
+    )
     executor: Literal["auto", "docker", "local", "kubernetes"] = "auto"
     docker_runtime: str | None = Field(
         None, description="OCI runtime of sandbox containers, e.g. runsc (gVisor); None: default"
@@ -267,6 +278,14 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: StrList = Field(default_factory=list)
     webhook_default_url: str | None = Field(
         None, description="Receives every job's events when the job names no callback_url"
+    )
+    webhook_signature: Scheme = Field(
+        "standard",
+        description="Signature headers of webhooks: standard (Standard Webhooks: webhook-id, "
+        "webhook-timestamp, webhook-signature), autoscorer (X-AutoScorer-Signature) or both",
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=100, description="Delivery attempts of one webhook before it is marked failed"
     )
     metrics_enabled: bool = Field(True, description="Serve GET /metrics (read at start-up)")
     metrics_public: bool = Field(

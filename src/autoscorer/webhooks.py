@@ -1,7 +1,8 @@
 """Signed webhooks on job state changes (wire format and guarantees: docs/webhooks.md).
 
-Each event is POSTed as JSON, signed with ``X-AutoScorer-Signature: sha256=<hex
-HMAC-SHA256 of "<X-AutoScorer-Timestamp>.<raw body>">``. :class:`WebhookDispatcher`
+Each event is POSTed as JSON, signed with the Standard Webhooks headers
+(:mod:`autoscorer.webhook_schemes`), with ``X-AutoScorer-Signature: sha256=<hex
+HMAC-SHA256 of "<X-AutoScorer-Timestamp>.<raw body>">``, or with both. :class:`WebhookDispatcher`
 delivers on background threads with bounded exponential backoff, in send order per
 job and URL, and reports every attempt to ``on_attempt`` as an :class:`Attempt`.
 """
@@ -28,6 +29,7 @@ import httpx
 
 from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.topics import Topic
+from autoscorer.webhook_schemes import AUTOSCORER, STANDARD, Scheme, standard_headers
 
 SIGNATURE_HEADER = "X-AutoScorer-Signature"
 TIMESTAMP_HEADER = "X-AutoScorer-Timestamp"
@@ -187,8 +189,9 @@ class WebhookDispatcher:
         workers: int = 4,
         on_attempt: AttemptFn | None = None,
         transport: httpx.BaseTransport | None = None,
+        scheme: Scheme = STANDARD,
     ) -> None:
-        self.secret = secret
+        self.secret, self.scheme = secret, scheme
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -307,7 +310,7 @@ class WebhookDispatcher:
         delivery.attempt += 1
         t0 = time.perf_counter()
         try:
-            body, headers = signed_request(delivery.event, self.secret)
+            body, headers = signed_request(delivery.event, self.secret, self.scheme)
             # streamed so the answer's body is never read: only its status counts
             with self._client.stream("POST", delivery.url, content=body, headers=headers) as resp:
                 code, error = resp.status_code, None
@@ -326,13 +329,15 @@ def _reason(attempt: Attempt) -> str:
     return "http_5xx" if code >= 500 else "http_4xx" if code >= 400 else f"http_{code // 100}xx"
 
 
-def signed_request(event: Mapping[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one delivery attempt, signed now."""
+def signed_request(
+    event: Mapping[str, Any], secret: str, scheme: Scheme = STANDARD
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery attempt, signed now with ``scheme``."""
     body = json.dumps(event, separators=(",", ":")).encode()
     ts = int(time.time())
-    return body, {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(body, secret, ts),
-        TIMESTAMP_HEADER: str(ts),
-        EVENT_HEADER: str(event.get("type")),
-    }
+    headers = {"Content-Type": "application/json", EVENT_HEADER: str(event.get("type"))}
+    if scheme != AUTOSCORER:
+        headers.update(standard_headers(str(event.get("event_id")), ts, body, secret))
+    if scheme != STANDARD:
+        headers.update({SIGNATURE_HEADER: sign(body, secret, ts), TIMESTAMP_HEADER: str(ts)})
+    return body, headers

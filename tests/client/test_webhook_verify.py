@@ -6,6 +6,7 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import standardwebhooks
 
 import autoscorer_client
 from autoscorer.client import WebhookVerificationError, verify_webhook
+from autoscorer.jobs.outbox import Outbox
+from autoscorer.jobs.outbox_drain import Drainer
+from autoscorer.jobs.store import JobStore
+from autoscorer.webhook_schemes import AUTOSCORER, BOTH, STANDARD, Scheme, sign_standard
 from autoscorer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDispatcher, sign
 
 SECRET = "whsec-verify"
@@ -156,3 +162,103 @@ def test_js_verifier_accepts_the_python_signature(delivered: tuple[bytes, dict[s
     assert out["wrong"] == "bad_signature"
     assert out["event"]["jobId"] == "j1" and out["event"]["score"] == 0.85
     assert out["event"]["previousStatus"] == "running"
+
+
+# -- Standard Webhooks: what the outbox drainer really sends -----------------------------------
+WHSEC = "whsec_" + base64.b64encode(bytes(range(7, 31))).decode()
+
+
+def _capture(tmp_path: Path, secret: str, scheme: Scheme) -> tuple[bytes, dict[str, str]]:
+    """One webhook as the outbox drainer posts it, captured by a real receiver on 127.0.0.1."""
+    got: list[tuple[bytes, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    store = JobStore(f"sqlite:///{tmp_path / f'{scheme}.db'}")
+    drainer = Drainer(Outbox(store), secret, scheme=scheme, poll=0.05)
+    try:
+        store.add({"job_id": "j1", "workspace_path": "/w", "executor": "local"})
+        Outbox(store).record("j1", f"http://127.0.0.1:{server.server_address[1]}/h", EVENT)
+        drainer.start()
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        drainer.close()
+        store.close()
+        server.shutdown()
+        server.server_close()
+    assert got, "the receiver got nothing"
+    return got[0]
+
+
+@pytest.mark.parametrize(("secret", "key"), [(WHSEC, WHSEC), (SECRET, SECRET.encode())])
+def test_the_standardwebhooks_library_verifies_our_deliveries(
+    tmp_path: Path, secret: str, key: str | bytes
+) -> None:
+    """``whsec_<base64>`` is passed to stock libraries as is; any other secret as its bytes."""
+    body, headers = _capture(tmp_path, secret, STANDARD)
+    assert headers["webhook-id"] == EVENT["event_id"]
+    assert "X-AutoScorer-Signature" not in headers
+    assert standardwebhooks.Webhook(key).verify(body, headers) == EVENT
+    assert verify_webhook(body, headers, secret) == EVENT
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(b"another key").verify(body, headers)
+    with pytest.raises(WebhookVerificationError) as err:
+        verify_webhook(body.replace(b"0.85", b"0.95"), headers, secret)
+    assert err.value.reason == "bad_signature"
+
+
+@pytest.mark.parametrize("scheme", [AUTOSCORER, BOTH])
+def test_the_sdk_verifies_the_other_schemes(tmp_path: Path, scheme: Scheme) -> None:
+    body, headers = _capture(tmp_path, WHSEC, scheme)
+    assert ("webhook-signature" in headers) == (scheme == BOTH)
+    assert verify_webhook(body, headers, WHSEC) == EVENT
+    legacy = {k: v for k, v in headers.items() if k.lower().startswith("x-autoscorer")}
+    assert verify_webhook(body, legacy, WHSEC) == EVENT  # the old header alone
+    if scheme == BOTH:
+        assert standardwebhooks.Webhook(WHSEC).verify(body, headers) == EVENT
+
+
+def test_standard_signature_lists_rotation_and_reasons() -> None:
+    body = json.dumps(EVENT).encode()
+    now = 1_800_000_000
+    good = sign_standard("evt_1", now, body, WHSEC)
+    headers = {"webhook-id": "evt_1", "webhook-timestamp": str(now),
+               "webhook-signature": f"v1,bm90IGl0 {good}"}  # fmt: skip
+    assert verify_webhook(body, headers, WHSEC, now=now) == EVENT  # any entry may match
+    cases = [({"webhook-id": "evt_2"}, "bad_signature"),
+             ({"webhook-signature": "v1,bm90IGl0"}, "bad_signature"),
+             ({"webhook-timestamp": "soon"}, "bad_timestamp"),
+             ({"webhook-timestamp": str(now - 301)}, "bad_signature")]  # fmt: skip
+    for change, reason in cases:
+        with pytest.raises(WebhookVerificationError) as err:
+            verify_webhook(body, {**headers, **change}, WHSEC, now=now)
+        assert err.value.reason == reason, change
+    with pytest.raises(WebhookVerificationError) as err:
+        verify_webhook(body, {k: v for k, v in headers.items() if k != "webhook-id"}, WHSEC)
+    assert err.value.reason == "missing_header"
+    with pytest.raises(WebhookVerificationError) as err:
+        verify_webhook(body, headers, WHSEC, now=now + 301)
+    assert err.value.reason == "stale_timestamp"
+    with pytest.raises(ValueError, match="base64"):
+        verify_webhook(body, headers, "whsec_not*base64")
+
+
+def test_the_sdk_verifier_imports_nothing_from_the_server() -> None:
+    code = ("import sys, autoscorer.client.webhooks; "
+            "print(sorted(m for m in sys.modules if m.startswith('autoscorer.')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout  # fmt: skip
+    loaded = json.loads(out.replace("'", '"'))
+    server = ("autoscorer.webhook", "autoscorer.jobs", "autoscorer.settings", "autoscorer.api")
+    assert not [m for m in loaded if m.startswith(server)], loaded

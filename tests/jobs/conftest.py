@@ -100,6 +100,7 @@ def start_backend(
     workers: int = 1,
     pool: str = "prefork",
     concurrency: int = 2,
+    worker_env: dict[str, str] | None = None,
     **settings: Any,
 ) -> Backend:
     lane = unique("lane")
@@ -123,7 +124,15 @@ def start_backend(
             for _ in range(workers):
                 broker = values["broker_url"]
                 started.append(
-                    Worker(root, database_url, broker, lane, pool=pool, concurrency=concurrency)
+                    Worker(
+                        root,
+                        database_url,
+                        broker,
+                        lane,
+                        pool=pool,
+                        concurrency=concurrency,
+                        env=worker_env,
+                    )
                 )
             app = service.queue.app  # type: ignore[attr-defined]
             for w in started:

@@ -237,6 +237,7 @@ class Worker:
         *,
         pool: str = "prefork",
         concurrency: int = 2,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name = unique("w")
         self.broker_url = broker_url
@@ -246,7 +247,7 @@ class Worker:
         with self.log_path.open("wb") as out:
             self.proc = subprocess.Popen(
                 argv,
-                env=worker_env(database_url, broker_url),
+                env=worker_env(database_url, broker_url, **(env or {})),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -58,13 +58,14 @@ def test_migrations_create_the_schema(kind: str, database_factory: Any) -> None:
     url = database_factory(kind)
     s = JobStore(url)
     try:
-        assert current_revision(s.engine) == head_revision() == "0002"
+        assert current_revision(s.engine) == head_revision() == "0003"
         tables = set(inspect(s.engine).get_table_names())
-        assert tables == {"jobs", "job_logs", "idempotency_keys", "alembic_version"}
+        assert tables == {"jobs", "job_logs", "idempotency_keys", "webhook_outbox",
+                          "alembic_version"}  # fmt: skip
         with s.engine.connect() as conn:  # the migration creates exactly the models
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         again = JobStore(url)  # opening an up-to-date store changes nothing
-        assert current_revision(again.engine) == "0002"
+        assert current_revision(again.engine) == "0003"
         again.close()
     finally:
         s.close()
@@ -95,7 +96,7 @@ def test_a_store_at_0001_upgrades_and_keeps_its_jobs_without_owner(
     engine.dispose()
     s = JobStore(url)
     try:
-        assert current_revision(s.engine) == "0002"
+        assert current_revision(s.engine) == "0003"
         assert s.get("old-job")["owner"] is None
         assert s.list(owner="someone") == ([], 0)
         assert [j["job_id"] for j in s.list()[0]] == ["old-job"]

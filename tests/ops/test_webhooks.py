@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from autoscorer.errors import Forbidden, InvalidParameter
+from autoscorer.webhook_schemes import BOTH, sign_standard
 from autoscorer.webhooks import (
     DELIVERED,
     DROPPED,
@@ -114,7 +115,7 @@ def test_redact_url_hides_user_info_and_query() -> None:
 
 def test_retries_until_delivered_and_signatures_verify(receiver: Receiver) -> None:
     attempts: list[Attempt] = []
-    d = WebhookDispatcher(SECRET, base_delay=0.05, on_attempt=attempts.append)
+    d = WebhookDispatcher(SECRET, base_delay=0.05, on_attempt=attempts.append, scheme=BOTH)
     try:
         ev = event("j1", "completed")
         d.send(receiver.url, ev)
@@ -137,6 +138,11 @@ def test_retries_until_delivered_and_signatures_verify(receiver: Receiver) -> No
             req["body"], SECRET, req["headers"][SIGNATURE_HEADER], req["headers"][TIMESTAMP_HEADER]
         )
         assert json.loads(req["body"]) == ev
+        assert req["headers"]["webhook-id"] == ev["event_id"]  # the Standard headers too
+        std = sign_standard(
+            ev["event_id"], int(req["headers"][TIMESTAMP_HEADER]), req["body"], SECRET
+        )
+        assert req["headers"]["webhook-signature"] == std
 
 
 def test_gives_up_after_max_attempts() -> None:

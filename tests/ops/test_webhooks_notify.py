@@ -28,7 +28,7 @@ SECRET = "whsec-test"
 class Receiver:
     """Verifies each POST; answers 401 if it does not verify, else from ``script``, then 200."""
 
-    def __init__(self, script: list[int] | None = None, hang: float = 0.0) -> None:
+    def __init__(self, script: list[int] | None = None, hang: float = 0.0, port: int = 0) -> None:
         self.script, self.hang = list(script or []), hang
         self.events: list[dict[str, Any]] = []  # every verified request, retries included
         self.rejected: list[str] = []
@@ -47,7 +47,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.host = "127.0.0.1"
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"

@@ -7,12 +7,20 @@
  *
  * Pass the raw body (string, Buffer/Uint8Array or ArrayBuffer) exactly as received,
  * before any JSON parsing. The returned event has camelCase keys like every SDK result.
+ * Both schemes the server sends are understood: Standard Webhooks (`webhook-id`,
+ * `webhook-timestamp`, `webhook-signature`; preferred when present) and
+ * `X-AutoScorer-Signature`. The secret is the server's `webhook_secret` as configured:
+ * `whsec_<base64>` (the key is the decoded bytes, as in stock libraries) or any string.
  */
 import { camelize } from './case.js';
 import { AutoScorerError } from './errors.js';
 
 export const SIGNATURE_HEADER = 'X-AutoScorer-Signature';
 export const TIMESTAMP_HEADER = 'X-AutoScorer-Timestamp';
+export const STANDARD_ID_HEADER = 'webhook-id';
+export const STANDARD_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const STANDARD_SIGNATURE_HEADER = 'webhook-signature';
+const SECRET_PREFIX = 'whsec_';
 
 export type WebhookVerificationReason =
   | 'missing_header'
@@ -63,10 +71,17 @@ export async function verifyWebhook(
   options: VerifyWebhookOptions = {},
 ): Promise<WebhookEvent> {
   if (!secret) throw new TypeError('verifyWebhook: the webhook secret is empty');
-  const signature = header(headers, SIGNATURE_HEADER);
-  const ts = timestamp(header(headers, TIMESTAMP_HEADER));
   const raw = bytes(body);
-  if (!(await signatureMatches(raw, secret, ts, signature))) {
+  const standard =
+    find(headers, STANDARD_SIGNATURE_HEADER) !== undefined ||
+    find(headers, SIGNATURE_HEADER) === undefined;
+  const ts = standard
+    ? timestamp(header(headers, STANDARD_TIMESTAMP_HEADER))
+    : timestamp(header(headers, TIMESTAMP_HEADER));
+  const matches = standard
+    ? await standardMatches(raw, secret, headers, ts)
+    : await signatureMatches(raw, secret, ts, header(headers, SIGNATURE_HEADER));
+  if (!matches) {
     throw new WebhookVerificationError(
       'webhook signature does not match (wrong secret, or the body was changed)',
       'bad_signature',
@@ -83,7 +98,7 @@ export async function verifyWebhook(
   return camelize<WebhookEvent>(parse(raw));
 }
 
-function header(headers: WebhookHeaders, name: string): string {
+function find(headers: WebhookHeaders, name: string): string | undefined {
   let value: string | string[] | null | undefined;
   if (typeof Headers !== 'undefined' && headers instanceof Headers) {
     value = headers.get(name);
@@ -94,6 +109,11 @@ function header(headers: WebhookHeaders, name: string): string {
     value = key === undefined ? undefined : record[key];
   }
   if (Array.isArray(value)) value = value[0];
+  return value || undefined;
+}
+
+function header(headers: WebhookHeaders, name: string): string {
+  const value = find(headers, name);
   if (!value) throw new WebhookVerificationError(`webhook has no ${name} header`, 'missing_header');
   return value;
 }
@@ -121,6 +141,46 @@ async function signatureMatches(
     'raw', utf8(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'],
   );
   return subtle.verify('HMAC', key, fromHex(hex[1]), concat(utf8(`${ts}.`), raw));
+}
+
+/** Standard Webhooks: any `v1,<base64>` entry of the space-separated signature header may match. */
+async function standardMatches(
+  raw: Uint8Array<ArrayBuffer>,
+  secret: string,
+  headers: WebhookHeaders,
+  ts: number,
+): Promise<boolean> {
+  const signatures = header(headers, STANDARD_SIGNATURE_HEADER);
+  const signed = concat(utf8(`${header(headers, STANDARD_ID_HEADER)}.${ts}.`), raw);
+  const subtle = await subtleCrypto();
+  const key = await subtle.importKey(
+    'raw', secretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'],
+  );
+  for (const entry of signatures.split(' ')) {
+    const mac = entry.startsWith('v1,') ? fromBase64(entry.slice(3)) : undefined;
+    if (mac && (await subtle.verify('HMAC', key, mac, signed))) return true;
+  }
+  return false;
+}
+
+function secretKey(secret: string): Uint8Array<ArrayBuffer> {
+  if (!secret.startsWith(SECRET_PREFIX)) return utf8(secret);
+  const key = fromBase64(secret.slice(SECRET_PREFIX.length));
+  if (!key) throw new TypeError(`verifyWebhook: a ${SECRET_PREFIX} secret must be base64`);
+  return key;
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  const padded = text + '='.repeat((4 - (text.length % 4)) % 4);
+  try {
+    const binary = atob(padded);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i += 1) out[i] = binary.charCodeAt(i);
+    return out;
+  } catch {
+    return undefined;
+  }
 }
 
 async function subtleCrypto(): Promise<SubtleCrypto> {

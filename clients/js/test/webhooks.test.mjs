@@ -10,18 +10,23 @@ import { test } from 'node:test';
 import { AutoScorerError, verifyWebhook, WebhookVerificationError } from '../dist/esm/index.js';
 
 const SECRET = 'whsec-js';
+const WHSEC = `whsec_${Buffer.from('a standard webhooks key!').toString('base64')}`;
 const PY = `
 import json, sys
 from autoscorer.webhooks import signed_request
 event = {"event_id": "evt_1", "type": "job.completed", "job_id": "j1", "status": "completed",
          "previous_status": "running", "score": 0.85, "error_code": None, "request_id": "r1",
          "timestamp": "2026-11-28T10:01:15Z"}
-body, headers = signed_request(event, sys.argv[1])
+body, headers = signed_request(event, sys.argv[1], sys.argv[2])
 print(json.dumps({"body": body.decode(), "headers": headers}))
 `;
-const signed = JSON.parse(
-  execFileSync(process.env.PYTHON ?? 'python3', ['-c', PY, SECRET], { encoding: 'utf8' }),
-);
+function pySigned(secret, scheme) {
+  const out = execFileSync(process.env.PYTHON ?? 'python3', ['-c', PY, secret, scheme],
+    { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+// the X-AutoScorer-Signature scheme (the tests below that predate Standard Webhooks)
+const signed = pySigned(SECRET, 'autoscorer');
 const TS = Number(signed.headers['X-AutoScorer-Timestamp']);
 const lower = Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k.toLowerCase(), v]));
 
@@ -54,6 +59,38 @@ test('accepts a Python-signed webhook in every body and header form', async () =
       });
     }
   }
+});
+
+test('accepts the Standard Webhooks scheme (default), whsec_ and plain secrets', async () => {
+  for (const secret of [WHSEC, SECRET]) {
+    const std = pySigned(secret, 'standard');
+    assert.equal(std.headers['X-AutoScorer-Signature'], undefined);
+    assert.match(std.headers['webhook-signature'], /^v1,[A-Za-z0-9+/]+=*$/);
+    const event = await verifyWebhook(std.body, new Headers(std.headers), secret);
+    assert.equal(event.eventId, 'evt_1');
+    const both = pySigned(secret, 'both');
+    assert.equal((await verifyWebhook(both.body, both.headers, secret)).jobId, 'j1');
+  }
+  const std = pySigned(WHSEC, 'standard');
+  const ts = Number(std.headers['webhook-timestamp']);
+  const h = std.headers;
+  const rotated = { ...h, 'webhook-signature': `v1,bm90IGl0 ${h['webhook-signature']}` };
+  assert.ok(await verifyWebhook(std.body, rotated, WHSEC)); // any entry of the list may match
+  const cases = [
+    [std.body.replace('0.85', '0.95'), h, WHSEC, {}, 'bad_signature'],
+    [std.body, h, SECRET, {}, 'bad_signature'],
+    [std.body, { ...h, 'webhook-id': 'evt_2' }, WHSEC, {}, 'bad_signature'],
+    [std.body, { ...h, 'webhook-signature': 'v1,***' }, WHSEC, {}, 'bad_signature'],
+    [std.body, { ...h, 'webhook-signature': 'v2,abc' }, WHSEC, {}, 'bad_signature'],
+    [std.body, { 'webhook-signature': h['webhook-signature'], 'webhook-timestamp': String(ts) },
+      WHSEC, {}, 'missing_header'],
+    [std.body, { ...h, 'webhook-timestamp': 'soon' }, WHSEC, {}, 'bad_timestamp'],
+    [std.body, h, WHSEC, { now: ts + 301 }, 'stale_timestamp'],
+  ];
+  for (const [body, headers, secret, options, expected] of cases) {
+    assert.equal(await reason(verifyWebhook(body, headers, secret, options)), expected);
+  }
+  await assert.rejects(verifyWebhook(std.body, h, 'whsec_not*base64'), TypeError);
 });
 
 test('rejects, saying why', async () => {

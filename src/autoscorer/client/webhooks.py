@@ -12,13 +12,16 @@
         return Response(status_code=204)
 
 Pass the **raw** body (before any JSON parsing) and the request's headers (any
-mapping; names are matched case-insensitively). The signature is the server's
-(``autoscorer.webhooks.sign``), restated here because the SDK imports nothing of the
-server; tests/client/test_webhook_verify.py checks that the two agree.
+mapping; names are matched case-insensitively). Both signature schemes the server
+sends are understood: Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
+``webhook-signature``; preferred when present) and ``X-AutoScorer-Signature``. This
+module imports nothing from the server side.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -28,8 +31,12 @@ from typing import Any
 
 from autoscorer.client._errors import AutoScorerClientError
 
-SIGNATURE_HEADER = "X-AutoScorer-Signature"
-TIMESTAMP_HEADER = "X-AutoScorer-Timestamp"
+STANDARD_ID = "webhook-id"
+STANDARD_TIMESTAMP = "webhook-timestamp"
+STANDARD_SIGNATURE = "webhook-signature"
+LEGACY_SIGNATURE = "X-AutoScorer-Signature"
+LEGACY_TIMESTAMP = "X-AutoScorer-Timestamp"
+SECRET_PREFIX = "whsec_"
 
 
 class WebhookVerificationError(AutoScorerClientError):
@@ -54,13 +61,17 @@ def verify_webhook(
     Raises :class:`WebhookVerificationError` when a header is missing, the signature
     does not match ``secret``, the timestamp is more than ``tolerance`` seconds from
     ``now`` (default: the current time) either way, or the body is not a JSON object.
+    ``secret`` is the server's ``webhook_secret`` as configured (``whsec_<base64>`` or
+    any other string).
     """
     if not secret:
         raise ValueError("verify_webhook: the webhook secret is empty")
     raw = body.encode() if isinstance(body, str) else bytes(body)
-    signature = _header(headers, SIGNATURE_HEADER)
-    ts = _timestamp(_header(headers, TIMESTAMP_HEADER))
-    if not hmac.compare_digest(_sign(raw, secret, ts).encode(), signature.encode()):
+    if _find(headers, STANDARD_SIGNATURE) is not None or _find(headers, LEGACY_SIGNATURE) is None:
+        ts, matches = _standard(raw, headers, secret)
+    else:
+        ts, matches = _legacy(raw, headers, secret)
+    if not matches:
         raise WebhookVerificationError(
             "webhook signature does not match (wrong secret, or the body was changed)",
             reason="bad_signature",
@@ -74,13 +85,39 @@ def verify_webhook(
     return _event(raw)
 
 
-def _sign(body: bytes, secret: str, timestamp: int) -> str:
-    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">``, as the server signs."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def _standard(raw: bytes, headers: Mapping[str, Any], secret: str) -> tuple[int, bool]:
+    """Standard Webhooks: any ``v1,<base64>`` entry of the signature header may match."""
+    signatures = _header(headers, STANDARD_SIGNATURE)
+    msg_id = _header(headers, STANDARD_ID)
+    ts = _timestamp(_header(headers, STANDARD_TIMESTAMP))
+    mac = hmac.new(_key(secret), f"{msg_id}.{ts}.".encode() + raw, hashlib.sha256).digest()
+    expected = ("v1," + base64.b64encode(mac).decode()).encode()
+    found = [hmac.compare_digest(expected, s.encode()) for s in signatures.split(" ")]
+    return ts, any(found)
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str:
+def _legacy(raw: bytes, headers: Mapping[str, Any], secret: str) -> tuple[int, bool]:
+    """``X-AutoScorer-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + body>``."""
+    signature = _header(headers, LEGACY_SIGNATURE)
+    ts = _timestamp(_header(headers, LEGACY_TIMESTAMP))
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + raw, hashlib.sha256).hexdigest()
+    return ts, hmac.compare_digest(f"sha256={mac}".encode(), signature.encode())
+
+
+def _key(secret: str) -> bytes:
+    """``whsec_<base64>``: the decoded bytes (as stock libraries do); else the UTF-8 bytes."""
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode()
+    try:  # as the stock libraries decode it: padding added, other characters skipped
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :] + "==")
+    except binascii.Error as exc:
+        raise ValueError(f"verify_webhook: a {SECRET_PREFIX} secret must be base64") from exc
+    if not key:
+        raise ValueError(f"verify_webhook: a {SECRET_PREFIX} secret must hold key bytes")
+    return key
+
+
+def _find(headers: Mapping[str, Any], name: str) -> Any:
     value = headers.get(name)
     if value is None:  # a plain dict: match the name case-insensitively
         wanted = name.lower()
@@ -89,7 +126,12 @@ def _header(headers: Mapping[str, Any], name: str) -> str:
         value = value[0] if value else None
     if isinstance(value, bytes):
         value = value.decode("latin-1")
-    if not value:
+    return value or None
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str:
+    value = _find(headers, name)
+    if value is None:
         raise WebhookVerificationError(f"webhook has no {name} header", reason="missing_header")
     return str(value)
 

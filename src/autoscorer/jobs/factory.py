@@ -36,7 +36,11 @@ def make_runner(settings: Settings, store: JobStore, kind: str) -> JobRunner:
 
 def make_reaper(settings: Settings, store: JobStore, enqueue: Callable[[Any], None]) -> Reaper:
     return Reaper(
-        store, enqueue, max_attempts=settings.job_max_attempts, interval=settings.reaper_interval
+        store,
+        enqueue,
+        max_attempts=settings.job_max_attempts,
+        interval=settings.reaper_interval,
+        requeue_after=settings.requeue_after,
     )
 
 

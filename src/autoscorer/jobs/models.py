@@ -79,8 +79,31 @@ class IdempotencyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class OutboxRow(Base):
+    """One webhook delivery owed to a receiver (the outbox, ``jobs/outbox.py``): written when
+    the job event happens, settled by whichever process drains it."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    job_id: Mapped[str] = mapped_column(String(128), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 Index("ix_job_logs_job_ts", JobLogRow.job_id, JobLogRow.timestamp)
+Index("ix_webhook_outbox_due", OutboxRow.state, OutboxRow.next_attempt_at)
 
 # the tables themselves, for Core inserts on the hot path
 JOBS = cast(Table, JobRow.__table__)
 JOB_LOGS = cast(Table, JobLogRow.__table__)
+OUTBOX = cast(Table, OutboxRow.__table__)

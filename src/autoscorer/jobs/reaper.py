@@ -1,5 +1,6 @@
 """Never stuck: a running job whose lease ran out lost its worker. Requeue it
-(up to ``max_attempts`` runs in all), else fail it with ``WORKER_LOST``.
+(up to ``max_attempts`` runs in all), else fail it with ``WORKER_LOST``. A job queued
+for longer than ``requeue_after`` seconds lost its queue message: publish it again.
 
 Runs in the API process and in every Celery worker; the conditional update in
 :meth:`JobStore.release` makes several reapers safe.
@@ -10,11 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from autoscorer.errors import WorkerLost
 from autoscorer.jobs.events import JobEvent, publish
 from autoscorer.jobs.records import now
+from autoscorer.jobs.republish import stale_queued
 from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.scoring import failure_result
 
@@ -29,9 +32,11 @@ class Reaper:
         *,
         max_attempts: int = 3,
         interval: float = 5.0,
+        requeue_after: float = 0.0,
     ) -> None:
         self.store, self.requeue = store, requeue
         self.max_attempts, self.interval = max_attempts, interval
+        self.requeue_after = requeue_after  # 0: never re-publish
         self.chores: list[Callable[[], Any]] = []  # other periodic housekeeping
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
@@ -46,7 +51,7 @@ class Reaper:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
-            for chore in [self.reap, *self.chores]:
+            for chore in [self.reap, self.republish, *self.chores]:
                 try:
                     chore()
                 except Exception:  # the store is briefly unreachable: look again later
@@ -60,6 +65,19 @@ class Reaper:
             if self._release(job, at):
                 moved.append(job["job_id"])
         return moved
+
+    def republish(self) -> list[str]:
+        """Publish jobs queued for longer than ``requeue_after`` again; returns their ids."""
+        if self.requeue_after <= 0:
+            return []
+        at = now()
+        jobs = stale_queued(self.store, at - timedelta(seconds=self.requeue_after), at)
+        for job in jobs:
+            try:
+                self.requeue(job)
+            except Exception:  # broker unreachable: the job stays queued, tried next period
+                log.warning("re-publishing job %s failed", job["job_id"], exc_info=True)
+        return [job["job_id"] for job in jobs]
 
     def _release(self, job: dict[str, Any], at: Any) -> bool:
         job_id, worker = job["job_id"], job.get("worker_id")
