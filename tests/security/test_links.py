@@ -159,7 +159,7 @@ def test_cli_refuses_the_link(scene: Scene, command: str, name: str) -> None:
 
 
 def test_a_job_whose_workspace_path_gains_a_link_after_submission_is_refused(
-    scene: Scene,
+    scene: Scene, tmp_path: Path
 ) -> None:
     """The job keeps the path resolved at submission; the worker refuses it if it changed."""
     from autoscorer.jobs.records import JobRecord, JobSubmission
@@ -171,7 +171,7 @@ def test_a_job_whose_workspace_path_gains_a_link_after_submission_is_refused(
     alias.symlink_to(scene.ws)
     new = prepare(JobSubmission(workspace_path=str(alias), job_id="job-swap"))
     assert new.workspace_path == str(scene.ws)
-    store = JobStore("sqlite://")
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
     job: JobRecord = store.add(new)
     store.close()
     shutil.copytree(scene.ws, scene.outside / "ws")  # what the swapped path will lead to
