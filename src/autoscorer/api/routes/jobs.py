@@ -150,25 +150,26 @@ async def batch_status(
     service = require(runtime.service)
     found = [await _status_or_missing(service, job_id, who) for job_id in body.job_ids]
     jobs = [_batch_entry(job_id, job, body.include_progress) for job_id, job in found]
-    summary = batch_summary([None if isinstance(job, dict) else job.status for _, job in found])
+    states = [None if isinstance(j, ResourceNotFound) else j.status for _, j in found]
+    summary = batch_summary(states)
     return ok(request, {"jobs": jobs, "summary": summary})
 
 
 async def _status_or_missing(
     service: JobServicePort, job_id: str, who: Principal
-) -> tuple[str, JobStatusView | dict[str, Any]]:
-    """The job, or the error object saying why there is none."""
+) -> tuple[str, JobStatusView | ResourceNotFound]:
+    """The job, or the error saying why there is none."""
     try:
         return job_id, await _status_for(service, job_id, who)
     except ResourceNotFound as exc:
-        return job_id, exc.to_dict()
+        return job_id, exc
 
 
 def _batch_entry(
-    job_id: str, job: JobStatusView | dict[str, Any], progress: bool
+    job_id: str, job: JobStatusView | ResourceNotFound, progress: bool
 ) -> dict[str, Any]:
-    if isinstance(job, dict):
-        return {"job_id": job_id, "status": NOT_FOUND, "error": job}
+    if isinstance(job, ResourceNotFound):
+        return {"job_id": job_id, "status": NOT_FOUND, "error": job.to_dict()}
     out = job_json(job)
     if not progress:
         del out["progress"]
