@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from autoscorer.jobs.factory import build_service
+from autoscorer.jobs.records import JobSubmission
 from autoscorer.jobs.service import JobService
 from autoscorer.pipeline.scoring import score
 from autoscorer.settings import Settings
@@ -100,36 +101,34 @@ def process_pool(pool: ProcessPoolExecutor, workspaces: list[Path]) -> float:
 
 
 # -- queue backends -----------------------------------------------------------------
-def _stamp(text: str | None) -> float | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else None
+def _stamp(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
 
 
 def run_jobs(service: JobService, workspaces: list[Path], lane: str, timeout: float) -> dict:
     """Submit one job per workspace, wait for all; wall clock and stored timings."""
     start_wall, t0 = time.time(), time.perf_counter()
     ids = [
-        service.submit({"workspace_path": str(ws), "config": {"queue": lane}})["job_id"]
+        service.submit(JobSubmission(workspace_path=str(ws), config={"queue": lane})).job_id
         for ws in workspaces
     ]
     submitted = time.perf_counter() - t0
     deadline = time.monotonic() + timeout
     jobs = [service.wait(i, max(0.0, deadline - time.monotonic())) for i in ids]
     wall = time.perf_counter() - t0
-    bad = [j for j in jobs if j["status"] != "completed"]
+    bad = [j for j in jobs if j.status != "completed"]
     if bad:
         j = bad[0]
-        raise SystemExit(
-            f"{len(bad)} job(s) not completed, e.g. {j['job_id']}: {j['status']} {j.get('error')}"
-        )
-    ends = [_stamp(j["completed_at"]) or 0.0 for j in jobs]
-    in_slot = [(_stamp(j["completed_at"]) or 0) - (_stamp(j["started_at"]) or 0) for j in jobs]
+        raise SystemExit(f"{len(bad)} job(s) not completed, e.g. {j.job_id}: {j.status} {j.error}")
+    ends = [_stamp(j.completed_at) or 0.0 for j in jobs]
+    in_slot = [(_stamp(j.completed_at) or 0) - (_stamp(j.started_at) or 0) for j in jobs]
     return {
         "wall": wall,
         "submit": submitted,
         "stored_wall": max(ends) - start_wall,
         "in_slot": statistics.median(in_slot),
-        "pipeline": statistics.median(j["execution_time"] for j in jobs),
-        "workers": len({j["worker_id"] for j in jobs}),
+        "pipeline": statistics.median(j.execution_time for j in jobs),
+        "workers": len({j.worker_id for j in jobs}),
     }
 
 
@@ -139,14 +138,14 @@ def warm_service(service: JobService, workspaces: list[Path], lane: str, want: i
     seen: set[str] = set()
     for start in range(0, len(workspaces) - want + 1, want):
         ids = [
-            service.submit({"workspace_path": str(ws), "config": {"queue": lane}})["job_id"]
+            service.submit(JobSubmission(workspace_path=str(ws), config={"queue": lane})).job_id
             for ws in workspaces[start : start + want]
         ]
         for job_id in ids:
             job = service.wait(job_id, 60)
-            if job["status"] != "completed":
-                raise SystemExit(f"warm-up job {job_id} ended {job['status']}: {job.get('error')}")
-            seen.add(job["worker_id"])
+            if job.status != "completed":
+                raise SystemExit(f"warm-up job {job_id} ended {job.status}: {job.error}")
+            seen.add(job.worker_id)
         if len(seen) >= want:
             break
     return len(seen)

@@ -18,6 +18,7 @@ import pytest
 from tests.jobs.helpers import LEASE_SECONDS, Brokers, PgDatabases, Worker, pg_available, unique
 
 from autoscorer.jobs.factory import build_service
+from autoscorer.jobs.records import JobSubmission
 from autoscorer.jobs.service import JobService
 from autoscorer.settings import Settings
 
@@ -56,10 +57,10 @@ class Backend:
     def config(self, **extra: Any) -> dict[str, Any]:
         return {"queue": self.lane, **extra}
 
-    def job(self, ws: Path, **fields: Any) -> dict[str, Any]:
+    def job(self, ws: Path, **fields: Any) -> JobSubmission:
         """A submission of ``ws`` on this backend's lane."""
         config = self.config(**fields.pop("config", {}))
-        return {"workspace_path": str(ws), "config": config, **fields}
+        return JobSubmission(workspace_path=str(ws), config=config, **fields)
 
 
 @pytest.fixture(scope="session")

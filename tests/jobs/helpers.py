@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import psutil
 
+from autoscorer.jobs.records import JobRecord
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "classification"
 RUN = uuid.uuid4().hex[:8]  # this test session: database, queue and worker names
@@ -54,17 +56,15 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, step: flo
         time.sleep(step)
 
 
-def wait_terminal(service: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        job: dict[str, Any] = service.get(job_id)
-        return job if job["status"] in TERMINAL else None
+def wait_terminal(service: Any, job_id: str, timeout: float = 30) -> JobRecord:
+    def probe() -> JobRecord | None:
+        job: JobRecord = service.get(job_id)
+        return job if job.status in TERMINAL else None
 
     return wait_for(probe, timeout, f"job {job_id} to finish")
 
 
-def wait_all_terminal(
-    service: Any, ids: Iterable[str], timeout: float = 60
-) -> list[dict[str, Any]]:
+def wait_all_terminal(service: Any, ids: Iterable[str], timeout: float = 60) -> list[JobRecord]:
     deadline = time.monotonic() + timeout
     return [wait_terminal(service, i, max(0.1, deadline - time.monotonic())) for i in ids]
 

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from autoscorer.jobs.factory import build_service
+from autoscorer.jobs.records import JobSubmission
 from autoscorer.jobs.service import JobService
 from autoscorer.settings import Settings
 
@@ -35,22 +36,22 @@ def service(db_url: str, root: str, concurrency: int, lease: float) -> JobServic
 
 def restart(db_url: str, root: str, sleeper: str, n: str, *workspaces: str) -> None:
     svc = service(db_url, root, 1, 3.0)
-    first = svc.submit({"workspace_path": sleeper, "config": {"queue": "slow"}})
+    first = svc.submit(JobSubmission(workspace_path=sleeper, config={"queue": "slow"}))
     # the same lane as the sleeper, behind it: still queued when the service is killed
     ids = [
         svc.submit(
-            {"workspace_path": workspaces[i % len(workspaces)], "config": {"queue": "slow"}}
-        )["job_id"]
+            JobSubmission(workspace_path=workspaces[i % len(workspaces)], config={"queue": "slow"})
+        ).job_id
         for i in range(int(n))
     ]
-    print(json.dumps({"sleeper": first["job_id"], "jobs": ids}), flush=True)
+    print(json.dumps({"sleeper": first.job_id, "jobs": ids}), flush=True)
     time.sleep(600)  # until killed
 
 
 def client(db_url: str, root: str, ws: str, n: str, start_at: str) -> None:
     svc = service(db_url, root, 2, 30.0)
     time.sleep(max(0.0, float(start_at) - time.time()))
-    ids = [svc.submit({"workspace_path": ws})["job_id"] for _ in range(int(n))]
+    ids = [svc.submit(JobSubmission(workspace_path=ws)).job_id for _ in range(int(n))]
     print(json.dumps(ids), flush=True)
     deadline = time.monotonic() + 240
     pending = set(ids)

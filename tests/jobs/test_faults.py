@@ -36,6 +36,7 @@ from tests.jobs.helpers import (
 
 from autoscorer.jobs.factory import build_service
 from autoscorer.jobs.models import JobLogRow, JobRow
+from autoscorer.jobs.records import JobSubmission
 from autoscorer.jobs.runner import JobRunner, Outcome
 from autoscorer.jobs.service import prepare
 from autoscorer.jobs.store import JobStore
@@ -93,15 +94,15 @@ def test_killed_celery_worker_job_finishes_elsewhere(
     )
     ws, marker = sleeper_workspace(tmp_path, 4)
     try:
-        job_id = b.service.submit(b.job(ws))["job_id"]
+        job_id = b.service.submit(b.job(ws)).job_id
 
         def in_sandbox() -> dict[str, Any] | None:
             job = b.service.get(job_id)
-            running = job["status"] == "running" and job["stage"] == "inference"
+            running = job.status == "running" and job.stage == "inference"
             return job if running and sandbox_processes(marker) else None
 
         job = wait_for(in_sandbox, 30, "the job to run its sandbox")
-        victim = next(w for w in b.workers if w.pid == _pid_of(job["worker_id"]))
+        victim = next(w for w in b.workers if w.pid == _pid_of(job.worker_id))
         survivor = next(w for w in b.workers if w is not victim)
         victim.kill9()
         killed_at = time.monotonic()
@@ -109,22 +110,22 @@ def test_killed_celery_worker_job_finishes_elsewhere(
         wait_for(lambda: not sandbox_processes(marker), 5, "the killed worker's sandbox to go")
         seen = set()
         deadline = killed_at + 60
-        while (status := b.service.get(job_id)["status"]) not in TERMINAL:
+        while (status := b.service.get(job_id).status) not in TERMINAL:
             seen.add(status)
             assert time.monotonic() < deadline, f"job still {status} 60 s after the kill"
             time.sleep(0.1)
         done = b.service.get(job_id)
-        if done["status"] == "completed":
-            assert _pid_of(done["worker_id"]) == survivor.pid
-            assert done["attempts"] == 2
-            assert done["score"] == pytest.approx(0.8991212034315483)
+        if done.status == "completed":
+            assert _pid_of(done.worker_id) == survivor.pid
+            assert done.attempts == 2
+            assert done.score == pytest.approx(0.8991212034315483)
         else:  # the other allowed end: given up as lost
-            assert done["status"] == "failed" and done["error"]["code"] == "WORKER_LOST"
+            assert done.status == "failed" and done.error["code"] == "WORKER_LOST"
         # it went back to the queue (reaper) or straight to the survivor (broker redelivery)
         assert seen <= {"running", "queued"}
         time.sleep(1.5)  # duplicate messages (redelivery + requeue) change nothing
-        assert b.service.get(job_id)["status"] == done["status"]
-        assert _started_lines(b.service.store, [job_id])[job_id] == done["attempts"]
+        assert b.service.get(job_id).status == done.status
+        assert _started_lines(b.service.store, [job_id])[job_id] == done.attempts
     finally:
         kill_sandboxes(marker)
         stop_backend(b)
@@ -154,13 +155,13 @@ def test_inprocess_service_killed_mid_queue_recovers_every_job(
         ids = [submitted["sleeper"], *submitted["jobs"]]
         watch = JobStore(db)
         wait_for(
-            lambda: watch.get(submitted["sleeper"])["stage"] == "inference",
+            lambda: watch.get(submitted["sleeper"]).stage == "inference",
             30,
             "the sleeper to run",
         )
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        at_kill = {i: watch.get(i)["status"] for i in ids}
+        at_kill = {i: watch.get(i).status for i in ids}
         watch.close()
         assert at_kill[submitted["sleeper"]] == "running"
         assert any(s == "queued" for s in at_kill.values()), at_kill  # really mid-queue
@@ -175,15 +176,15 @@ def test_inprocess_service_killed_mid_queue_recovers_every_job(
             workspace_roots=[str(tmp_path)],
         )
         svc = build_service(settings)  # re-delivers queued jobs; the reaper takes the rest
-        final = {j["job_id"]: j for j in wait_all_terminal(svc, ids, timeout=60)}
-        assert {j["status"] for j in final.values()} == {"completed"}, {
-            i: j["error"] for i, j in final.items() if j["error"]
+        final = {j.job_id: j for j in wait_all_terminal(svc, ids, timeout=60)}
+        assert {j.status for j in final.values()} == {"completed"}, {
+            i: j.error for i, j in final.items() if j.error
         }
-        assert final[submitted["sleeper"]]["attempts"] == 2  # its first run died with the service
+        assert final[submitted["sleeper"]].attempts == 2  # its first run died with the service
         for job_id, status in at_kill.items():
             if status == "queued":
-                assert final[job_id]["attempts"] == 1
-        assert _started_lines(svc.store, ids) == {i: final[i]["attempts"] for i in ids}
+                assert final[job_id].attempts == 1
+        assert _started_lines(svc.store, ids) == {i: final[i].attempts for i in ids}
         assert svc.counts()["running"] == 0 and svc.list(limit=100)[1] == 21
     finally:
         if proc.poll() is None:
@@ -238,9 +239,9 @@ def test_a_thousand_submissions_from_eight_clients(database_factory: Any, tmp_pa
     store = JobStore(db)
     try:
         rows, total = store.list(limit=2000)
-        assert total == len(rows) == 1000 and {r["job_id"] for r in rows} == set(ids)
-        assert Counter(r["status"] for r in rows) == {"completed": 1000}
-        assert {r["attempts"] for r in rows} == {1}  # delivered twice, run once
+        assert total == len(rows) == 1000 and {r.job_id for r in rows} == set(ids)
+        assert Counter(r.status for r in rows) == {"completed": 1000}
+        assert {r.attempts for r in rows} == {1}  # delivered twice, run once
         assert _started_lines(store) == dict.fromkeys(ids, 1)
         with store.session() as s:
             assert s.scalar(select(func.count()).select_from(JobRow)) == 1000
@@ -258,11 +259,14 @@ def test_a_message_delivered_twice_runs_once(
     stores = [JobStore(db), JobStore(db)]  # two workers: separate engines, like two processes
     runners = [JobRunner(s, f"twin-{k}", lease_seconds=LEASE_SECONDS) for k, s in enumerate(stores)]
     sleeper, marker = sleeper_workspace(tmp_path, 1)
-    jobs = [prepare({"workspace_path": str(score_workspace(tmp_path))}, "local") for _ in range(6)]
-    jobs.append(prepare({"workspace_path": str(sleeper)}, "local"))
+    jobs = [
+        prepare(JobSubmission(workspace_path=str(score_workspace(tmp_path))), "local")
+        for _ in range(6)
+    ]
+    jobs.append(prepare(JobSubmission(workspace_path=str(sleeper)), "local"))
     try:
         for job in jobs:
-            job_id = stores[0].add(job)["job_id"]
+            job_id = stores[0].add(job).job_id
             stores[0].transition(job_id, "queued", allowed_from=["submitted"])
             outcomes: list[Outcome] = []
             barrier = threading.Barrier(2)
@@ -283,7 +287,7 @@ def test_a_message_delivered_twice_runs_once(
                 t.join(60)
             assert Counter(outcomes)[Outcome.DONE] == 1, outcomes
             done = wait_terminal(stores[1], job_id)
-            assert done["status"] == "completed" and done["attempts"] == 1, done["error"]
+            assert done.status == "completed" and done.attempts == 1, done.error
             assert runners[0].run(job_id) is Outcome.SKIPPED  # a late third delivery
             assert _started_lines(stores[0], [job_id]) == {job_id: 1}
         # the sleeper was still running when the second delivery came: that one was BUSY

@@ -14,6 +14,7 @@ import pytest
 
 from autoscorer.errors import Conflict
 from autoscorer.jobs.groupcommit import GroupCommit
+from autoscorer.jobs.records import NewJob
 from autoscorer.jobs.store import JobStore
 
 
@@ -85,8 +86,8 @@ def store(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Job
     s.close()
 
 
-def job(job_id: str) -> dict[str, Any]:
-    return {"job_id": job_id, "workspace_path": "/w", "executor": "local"}
+def job(job_id: str) -> NewJob:
+    return NewJob(job_id=job_id, workspace_path="/w", executor="local")
 
 
 def test_a_taken_id_fails_alone_in_its_batch(store: JobStore) -> None:
@@ -97,8 +98,8 @@ def test_a_taken_id_fails_alone_in_its_batch(store: JobStore) -> None:
     assert [e for e in outcome if e is not None and not isinstance(e, Conflict)] == []
     assert sorted(conflicts) == ["dup-new", "dup-old"]  # the old one, and one of the twins
     for job_id in ids:
-        assert store.get(job_id)["status"] == "submitted"
-    assert [e["message"] for e in store.logs(ids[0])[0]] == ["submitted to queue default"]
+        assert store.get(job_id).status == "submitted"
+    assert [e.message for e in store.logs(ids[0])[0]] == ["submitted to queue default"]
 
 
 def test_many_threads_adding_jobs_lose_none(store: JobStore) -> None:

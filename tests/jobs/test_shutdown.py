@@ -19,6 +19,7 @@ from tests.jobs.helpers import (
 
 from autoscorer.errors import ServiceUnavailable
 from autoscorer.jobs.factory import build_service
+from autoscorer.jobs.records import JobSubmission
 from autoscorer.settings import Settings
 
 
@@ -32,8 +33,8 @@ def test_close_stops_running_jobs_and_the_next_start_runs_them(tmp_path: Path) -
     ws, marker = sleeper_workspace(tmp_path, 2)
     service = build_service(_settings(tmp_path))
     try:
-        service.submit({"job_id": "slow", "workspace_path": str(ws)})
-        wait_for(lambda: service.get("slow")["stage"] == "inference" or None, 20, "inference")
+        service.submit(JobSubmission(job_id="slow", workspace_path=str(ws)))
+        wait_for(lambda: service.get("slow").stage == "inference" or None, 20, "inference")
         started = time.monotonic()
         service.close()
         assert time.monotonic() - started < 5  # does not wait for the run to end
@@ -41,9 +42,9 @@ def test_close_stops_running_jobs_and_the_next_start_runs_them(tmp_path: Path) -
         restarted = build_service(_settings(tmp_path))
         try:
             job = wait_terminal(restarted, "slow", timeout=60)
-            assert job["status"] == "completed" and job["attempts"] == 2
+            assert job.status == "completed" and job.attempts == 2
             logs, _ = restarted.logs("slow", level="warning", since=None, tail=None)
-            assert any("requeued" in e["message"] for e in logs)
+            assert any("requeued" in e.message for e in logs)
         finally:
             restarted.close()
     finally:
@@ -57,9 +58,9 @@ def test_a_refused_enqueue_fails_the_job_at_once(tmp_path: Path) -> None:
     try:
         ws = score_workspace(tmp_path)
         with pytest.raises(ServiceUnavailable) as info:
-            service.submit({"job_id": "nobroker", "workspace_path": str(ws)})
+            service.submit(JobSubmission(job_id="nobroker", workspace_path=str(ws)))
         assert info.value.details["component"] == "queue"
         job = service.get("nobroker")
-        assert job["status"] == "failed" and job["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert job.status == "failed" and job.error["code"] == "SERVICE_UNAVAILABLE"
     finally:
         service.close()

@@ -23,7 +23,7 @@ from autoscorer.jobs.db import current_revision, head_revision
 from autoscorer.jobs.joblogs import MAX_MESSAGE
 from autoscorer.jobs.models import Base, JobLogRow, JobRow
 from autoscorer.jobs.reaper import Reaper
-from autoscorer.jobs.records import iso
+from autoscorer.jobs.records import JobStatusView, NewJob, iso
 from autoscorer.jobs.store import JobStore
 
 STORES = [
@@ -39,17 +39,17 @@ def store(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Job
     s.close()
 
 
-def _fields(job_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {
-        "job_id": job_id or unique("job"),
-        "task_type": "classification",
-        "scorer": "classification_f1",
-        "workspace_path": "/nowhere",
-        "executor": "local",
-        "queue": "score",
-        "config": {},
+def _fields(job_id: str | None = None, **extra: Any) -> NewJob:
+    return NewJob(
+        job_id=job_id or unique("job"),
+        task_type="classification",
+        scorer="classification_f1",
+        workspace_path="/nowhere",
+        executor="local",
+        queue="score",
+        config={},
         **extra,
-    }
+    )
 
 
 # -- schema --------------------------------------------------------------------------
@@ -97,9 +97,9 @@ def test_a_store_at_0001_upgrades_and_keeps_its_jobs_without_owner(
     s = JobStore(url)
     try:
         assert current_revision(s.engine) == "0003"
-        assert s.get("old-job")["owner"] is None
+        assert s.get("old-job").owner is None
         assert s.list(owner="someone") == ([], 0)
-        assert [j["job_id"] for j in s.list()[0]] == ["old-job"]
+        assert [j.job_id for j in s.list()[0]] == ["old-job"]
     finally:
         s.close()
 
@@ -118,13 +118,14 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
 
 WRITER = """
 import sys, time
+from autoscorer.jobs.records import NewJob
 from autoscorer.jobs.store import JobStore
 url, name, n, start = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 time.sleep(max(0.0, start - time.time()))  # all writers begin at the same moment
 store = JobStore(url)  # the first ones race to migrate the fresh file too
 for i in range(n):
     job_id = f"{name}-{i}"
-    store.add({"job_id": job_id, "workspace_path": "/w", "executor": "local", "config": {}})
+    store.add(NewJob(job_id=job_id, workspace_path="/w", executor="local"))
     store.add_logs(job_id, [("INFO", "api", "submitted"), ("INFO", "api", "again")])
     assert store.transition(job_id, "queued", allowed_from=["submitted"]) is not None
     assert store.claim(job_id, name, 30) is not None
@@ -174,7 +175,7 @@ def test_threads_of_one_process_take_turns_on_a_sqlite_file(tmp_path: Path) -> N
         try:
             for i in range(40):
                 job_id = f"t{k}-{i}"
-                store.add({"job_id": job_id, "workspace_path": "/w", "executor": "local"})
+                store.add(_fields(job_id))
                 assert store.transition(job_id, "queued", allowed_from=["submitted"])
                 assert store.claim(job_id, f"w{k}", 30) is not None
                 assert store.heartbeat(job_id, f"w{k}", 30, logs=[("INFO", "t", "beat")])
@@ -207,29 +208,29 @@ def test_postgresql_writers_need_no_process_lock(database_factory: Any) -> None:
 # -- jobs ----------------------------------------------------------------------------
 def test_add_and_add_many(store: JobStore) -> None:
     job = store.add(_fields())
-    assert job["status"] == "submitted" and job["attempts"] == 0 and job["progress"] == 0.0
+    assert job.status == "submitted" and job.attempts == 0 and job.progress == 0.0
     with pytest.raises(Conflict):
-        store.add(_fields(job["job_id"]))
+        store.add(_fields(job.job_id))
     fresh = [_fields(), _fields()]
     with pytest.raises(Conflict) as info:
-        store.add_many([fresh[0], _fields(job["job_id"]), fresh[1]])
-    assert info.value.details == {"job_ids": [job["job_id"]]}
+        store.add_many([fresh[0], _fields(job.job_id), fresh[1]])
+    assert info.value.details == {"job_ids": [job.job_id]}
     for f in fresh:
         with pytest.raises(JobNotFound):
-            store.get(f["job_id"])
-    assert [r["job_id"] for r in store.add_many(fresh)] == [f["job_id"] for f in fresh]
+            store.get(f.job_id)
+    assert [r.job_id for r in store.add_many(fresh)] == [f.job_id for f in fresh]
 
 
 def test_claim_is_exclusive_and_a_lost_lease_can_be_taken(store: JobStore) -> None:
-    job_id = store.add(_fields())["job_id"]
+    job_id = store.add(_fields()).job_id
     first = store.claim(job_id, "w1", 30)
-    assert first is not None and first["attempts"] == 1 and first["worker_id"] == "w1"
+    assert first is not None and first.attempts == 1 and first.worker_id == "w1"
     assert store.claim(job_id, "w2", 30) is None  # w1's lease is live
     assert store.heartbeat(job_id, "w2", 30) is None  # not w2's job
     assert store.heartbeat(job_id, "w1", 30, progress=0.5) == "running"
     _expire(store, job_id)
     second = store.claim(job_id, "w2", 30)
-    assert second is not None and second["attempts"] == 2 and second["worker_id"] == "w2"
+    assert second is not None and second.attempts == 2 and second.worker_id == "w2"
     assert store.finish(job_id, "w1", "completed") is None  # w1 lost it
     assert store.heartbeat(job_id, "w1", 30) is None
     assert store.finish(job_id, "w2", "completed") is not None
@@ -242,7 +243,7 @@ def test_claims_of_a_max_parallel_batch_never_overlap(store: JobStore) -> None:
     for _ in range(15):
         batch = unique("batch")
         jobs = [_fields(batch_id=batch, batch_max_parallel=1) for _ in range(2)]
-        ids = [j["job_id"] for j in store.add_many(jobs)]
+        ids = [j.job_id for j in store.add_many(jobs)]
         barrier = threading.Barrier(2)
         won: list[str] = []
 
@@ -267,7 +268,7 @@ def test_claims_of_a_max_parallel_batch_never_overlap(store: JobStore) -> None:
 
 # -- logs ----------------------------------------------------------------------------
 def test_log_levels_since_and_tail(store: JobStore) -> None:
-    job_id = store.add(_fields())["job_id"]
+    job_id = store.add(_fields()).job_id
     entries = [
         ("DEBUG", "worker", "d"),
         ("INFO", "worker", "i"),
@@ -280,19 +281,20 @@ def test_log_levels_since_and_tail(store: JobStore) -> None:
         time.sleep(0.002)  # distinct timestamps
     lines, total = store.logs(job_id)
     assert total == 5
-    assert [x["level"] for x in lines] == ["DEBUG", "INFO", "WARNING", "ERROR", "INFO"]
-    assert len(lines[4]["component"]) == 32 and len(lines[4]["message"]) == MAX_MESSAGE
+    assert [x.level for x in lines] == ["DEBUG", "INFO", "WARNING", "ERROR", "INFO"]
+    assert len(lines[4].component) == 32 and len(lines[4].message) == MAX_MESSAGE
     levels = {
-        "debug": ["d", "i", "w", "e", lines[4]["message"]],
-        "INFO": ["i", "w", "e", lines[4]["message"]],
+        "debug": ["d", "i", "w", "e", lines[4].message],
+        "INFO": ["i", "w", "e", lines[4].message],
         "warning": ["w", "e"],
         "WARN": ["w", "e"],
         "error": ["e"],
     }
     for level, expected in levels.items():
         got, n = store.logs(job_id, level=level)
-        assert [x["message"] for x in got] == expected and n == len(expected), level
-    cut = lines[1]["timestamp"]
+        assert [x.message for x in got] == expected and n == len(expected), level
+    cut = iso(lines[1].timestamp)
+    assert cut is not None
     after, n = store.logs(job_id, since=cut)
     assert after == lines[2:] and n == 3  # strictly after
     naive = cut.removesuffix("Z")  # no offset means UTC
@@ -321,46 +323,46 @@ def _expire(store: JobStore, job_id: str) -> None:
 
 
 def test_reaper_requeues_then_fails_with_worker_lost(store: JobStore) -> None:
-    requeued: list[dict[str, Any]] = []
+    requeued: list[JobStatusView] = []
     reaper = Reaper(store, requeued.append, max_attempts=3, interval=60)
-    job_id = store.add(_fields())["job_id"]
-    live = store.add(_fields())["job_id"]
+    job_id = store.add(_fields()).job_id
+    live = store.add(_fields()).job_id
     assert store.claim(live, "alive", 60) is not None
     for attempt in (1, 2):
         claimed = store.claim(job_id, f"w{attempt}", 30)
-        assert claimed is not None and claimed["attempts"] == attempt
+        assert claimed is not None and claimed.attempts == attempt
         assert reaper.reap() == []  # the lease is live
         _expire(store, job_id)
         assert reaper.reap() == [job_id]
         job = store.get(job_id)
-        assert job["status"] == "queued" and job["stage"] == "requeued"
-        assert job["worker_id"] == f"w{attempt}" and job["attempts"] == attempt
-        assert [r["job_id"] for r in requeued] == [job_id] * attempt
+        assert job.status == "queued" and job.stage == "requeued"
+        assert job.worker_id == f"w{attempt}" and job.attempts == attempt
+        assert [r.job_id for r in requeued] == [job_id] * attempt
         assert store.finish(job_id, f"w{attempt}", "completed") is None  # not its job now
     assert store.claim(job_id, "w3", 30) is not None
     _expire(store, job_id)
     assert reaper.reap() == [job_id]
     job = store.get(job_id)
-    assert job["status"] == "failed" and job["attempts"] == 3 and len(requeued) == 2
-    assert job["error"]["code"] == "WORKER_LOST" and job["result"]["error"]["code"] == "WORKER_LOST"
-    assert job["error"]["details"] == {"attempts": 3, "worker_id": "w3", "fault": "system"}
-    assert job["completed_at"] is not None
-    assert store.get(live)["status"] == "running"  # a live lease is never touched
+    assert job.status == "failed" and job.attempts == 3 and len(requeued) == 2
+    assert job.error["code"] == "WORKER_LOST" and job.result["error"]["code"] == "WORKER_LOST"
+    assert job.error["details"] == {"attempts": 3, "worker_id": "w3", "fault": "system"}
+    assert job.completed_at is not None
+    assert store.get(live).status == "running"  # a live lease is never touched
     warnings, _ = store.logs(job_id, level="WARNING")
-    assert [(x["level"], x["component"]) for x in warnings] == [
+    assert [(x.level, x.component) for x in warnings] == [
         ("WARNING", "reaper"),
         ("WARNING", "reaper"),
         ("ERROR", "reaper"),
     ]
-    assert warnings[-1]["message"].startswith("[WORKER_LOST]")
+    assert warnings[-1].message.startswith("[WORKER_LOST]")
     assert reaper.reap() == []
     store.finish(live, "alive", "completed")
 
 
 def test_two_reapers_move_a_lost_job_once(store: JobStore) -> None:
     moved: list[str] = []
-    reapers = [Reaper(store, lambda j: moved.append(j["job_id"])) for _ in range(4)]
-    ids = [store.add(_fields())["job_id"] for _ in range(5)]
+    reapers = [Reaper(store, lambda j: moved.append(j.job_id)) for _ in range(4)]
+    ids = [store.add(_fields()).job_id for _ in range(5)]
     for job_id in ids:
         store.claim(job_id, "gone", 30)
         _expire(store, job_id)
@@ -377,4 +379,4 @@ def test_two_reapers_move_a_lost_job_once(store: JobStore) -> None:
     for t in threads:
         t.join(30)
     assert sorted(i for r in results for i in r) == sorted(ids) == sorted(moved)
-    assert {store.get(i)["status"] for i in ids} == {"queued"}
+    assert {store.get(i).status for i in ids} == {"queued"}

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from autoscorer.client import WebhookVerificationError, verify_webhook
 from autoscorer.jobs import events
 from autoscorer.jobs.events import JobEvent
 from autoscorer.jobs.notify import COMPONENT, NO_SECRET, WebhookNotifier, build_event
+from autoscorer.jobs.records import JobRecord, JobStatus, NewJob
 from autoscorer.jobs.store import JobStore
 
 SECRET = "whsec-test"
@@ -99,10 +101,23 @@ def _wait(cond: Callable[[], Any], timeout: float = 10.0) -> None:
 def job_event(
     status: str, previous: str | None, job_id: str = "job-1", url: str | None = None, **job: Any
 ) -> JobEvent:
-    record = {"job_id": job_id, "status": status, "scorer": "classification_f1",
-              "task_type": "classification", "callback_url": url, "request_id": "req-1",
-              "result": None, "error": None, **job}  # fmt: skip
-    return JobEvent(job_id, status, previous, record)
+    prior = None if previous is None else JobStatus(previous)
+    return JobEvent(job_id, JobStatus(status), prior, record(job_id, status, url, **job))
+
+
+def record(job_id: str, status: str, url: str | None = None, **fields: Any) -> JobRecord:
+    """A job record as the store hands it to publishers (unset fields: a fresh job's)."""
+    stamp = datetime.now(UTC)
+    fresh: dict[str, Any] = dict(
+        job_id=job_id, status=JobStatus(status), task_type="classification",
+        scorer="classification_f1", workspace_path="/w", executor="local", queue="score",
+        config={}, callback_url=url, request_id="req-1", owner=None, batch_id=None,
+        progress=0.0, stage=None, created_at=stamp, updated_at=stamp, started_at=None,
+        completed_at=None, cancelled_at=None, reason=None, estimated_completion=None,
+        score=None, error=None, execution_time=None, resources=None, worker_id=None,
+        attempts=0, result=None,
+    )  # fmt: skip
+    return JobRecord(**{**fresh, **fields})
 
 
 def lifecycle(url: str | None, job_id: str = "job-1") -> list[JobEvent]:
@@ -277,7 +292,8 @@ def test_a_bad_job_record_is_swallowed_not_raised() -> None:
     logs = Logs()
     notifier = WebhookNotifier(SECRET, None, ["*"], logs)
     try:
-        notifier(JobEvent("odd", "completed", "running", {"callback_url": 42}))
+        odd = record("odd", "completed", callback_url=42)  # not a URL: check_url fails oddly
+        notifier(JobEvent("odd", JobStatus.COMPLETED, JobStatus.RUNNING, odd))
     finally:
         notifier.close()
     assert logs.lines == []  # the caller's bug goes to the server log, not to the publisher
@@ -326,18 +342,18 @@ def test_with_the_real_job_store_every_attempt_lands_in_the_jobs_logs(
     receiver.script = [500]
     notifier = WebhookNotifier(SECRET, None, ["127.0.0.1"], store.add_log, base_delay=0.05)
     try:
-        store.add({"job_id": "real-1", "workspace_path": str(tmp_path), "executor": "local",
-                   "callback_url": receiver.url, "scorer": "classification_f1"})  # fmt: skip
+        store.add(NewJob(job_id="real-1", workspace_path=str(tmp_path), executor="local",
+                         callback_url=receiver.url, scorer="classification_f1"))  # fmt: skip
         for ev in lifecycle(None, "real-1"):
-            notifier(JobEvent(ev.job_id, ev.status, ev.previous, {**ev.job, **store.get("real-1")}))
+            notifier(JobEvent(ev.job_id, ev.status, ev.previous, store.get("real-1")))
         _wait(lambda: len(store.logs("real-1", level="info")[0]) == 4)
         lines = store.logs("real-1")[0]
     finally:
         notifier.close()
         store.close()
     assert [e["status"] for e in receiver.events] == ["queued", "queued", "running", "completed"]
-    assert [(x["level"], x["component"]) for x in lines] == [
+    assert [(x.level, x.component) for x in lines] == [
         ("WARNING", "webhook"), ("INFO", "webhook"), ("INFO", "webhook"), ("INFO", "webhook")
     ]  # fmt: skip
-    assert lines[0]["message"].endswith(" s") and "attempt 1/5: HTTP 500" in lines[0]["message"]
-    assert all(x["message"].endswith("; delivered") for x in lines[1:])
+    assert lines[0].message.endswith(" s") and "attempt 1/5: HTTP 500" in lines[0].message
+    assert all(x.message.endswith("; delivered") for x in lines[1:])

@@ -159,16 +159,21 @@ def test_cli_refuses_the_link(scene: Scene, command: str, name: str) -> None:
 
 
 def test_a_job_whose_workspace_path_gains_a_link_after_submission_is_refused(
-    scene: Scene,
+    scene: Scene, tmp_path: Path
 ) -> None:
     """The job keeps the path resolved at submission; the worker refuses it if it changed."""
+    from autoscorer.jobs.records import JobRecord, JobSubmission
     from autoscorer.jobs.runner import _request
     from autoscorer.jobs.service import prepare
+    from autoscorer.jobs.store import JobStore
 
     alias = scene.roots / "alias"
     alias.symlink_to(scene.ws)
-    job = {**prepare({"workspace_path": str(alias)}), "job_id": "job-swap"}
-    assert job["workspace_path"] == str(scene.ws)
+    new = prepare(JobSubmission(workspace_path=str(alias), job_id="job-swap"))
+    assert new.workspace_path == str(scene.ws)
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    job: JobRecord = store.add(new)
+    store.close()
     shutil.copytree(scene.ws, scene.outside / "ws")  # what the swapped path will lead to
     scene.before = digest(scene.outside)
     scene.ws.rename(scene.roots / "moved")

@@ -8,9 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from autoscorer.jobs.records import now
+from autoscorer.jobs.records import JobStatusView, now
 from autoscorer.workspace.layout import Workspace
 
 DEFAULT_TIME_LIMIT = 1800.0  # meta.json's default
@@ -38,20 +38,20 @@ class Expected:
         return max(end, moment)
 
 
-def _limits(job: dict[str, Any]) -> tuple[float, bool]:
+def _limits(job: JobStatusView) -> tuple[float, bool]:
     """(time limit, runs a container) from the job's config over its meta.json."""
     try:
-        meta = Workspace.at(job["workspace_path"]).load_meta()
+        meta = Workspace.at(job.workspace_path).load_meta()
         limit, container = meta.time_limit, meta.container is not None
     except Exception:  # the pipeline reports a bad workspace; a guess is enough here
         limit, container = DEFAULT_TIME_LIMIT, True
-    override = (job.get("config") or {}).get("time_limit")
+    override = job.config.get("time_limit")
     return float(override or limit), container
 
 
-def expected_seconds(store: DurationSource, job: dict[str, Any]) -> float:
+def expected_seconds(store: DurationSource, job: JobStatusView) -> float:
     limit, container = _limits(job)
-    return expected(limit, container, store.recent_durations(job.get("scorer")))
+    return expected(limit, container, store.recent_durations(job.scorer))
 
 
 def expected(limit: float, container: bool, recent: Sequence[float]) -> float:
@@ -62,7 +62,7 @@ def expected(limit: float, container: bool, recent: Sequence[float]) -> float:
     return limit if container else min(SCORE_ONLY_GUESS, limit)
 
 
-def estimate(store: DurationSource, job: dict[str, Any], start: datetime | None = None) -> Expected:
+def estimate(store: DurationSource, job: JobStatusView, start: datetime | None = None) -> Expected:
     return Expected(expected_seconds(store, job), start or now())
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from autoscorer.jobs.records import JobRecord, JobStatus
 
 log = logging.getLogger("autoscorer.jobs.events")
 
@@ -22,14 +23,13 @@ class JobEvent:
     """One transition of one job. ``job`` is the job record after the change."""
 
     job_id: str
-    status: str
-    previous: str | None
-    job: dict[str, Any] = field(default_factory=dict)
+    status: JobStatus
+    previous: JobStatus | None
+    job: JobRecord
 
     @property
     def score(self) -> float | None:
-        result = self.job.get("result") or {}
-        return (result.get("summary") or {}).get("score")
+        return self.job.result_score
 
 
 Listener = Callable[[JobEvent], None]

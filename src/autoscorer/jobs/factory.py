@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from autoscorer.jobs import hooks
 from autoscorer.jobs.queues.base import JobQueue
 from autoscorer.jobs.queues.inprocess import InProcessQueue
 from autoscorer.jobs.reaper import Reaper
+from autoscorer.jobs.records import JobStatusView
 from autoscorer.jobs.runner import JobRunner, new_worker_id
 from autoscorer.jobs.service import JobService
 from autoscorer.jobs.store import JobStore
@@ -34,7 +34,10 @@ def make_runner(settings: Settings, store: JobStore, kind: str) -> JobRunner:
     )
 
 
-def make_reaper(settings: Settings, store: JobStore, enqueue: Callable[[Any], None]) -> Reaper:
+Enqueue = Callable[[JobStatusView], None]
+
+
+def make_reaper(settings: Settings, store: JobStore, enqueue: Enqueue) -> Reaper:
     return Reaper(
         store,
         enqueue,
@@ -87,7 +90,7 @@ class CeleryWorkerParts:
         self.store.close()
 
 
-def start_worker_reaper(settings: Settings, enqueue: Callable[[Any], None]) -> Reaper:
+def start_worker_reaper(settings: Settings, enqueue: Enqueue) -> Reaper:
     """``autoscorer worker``'s reaper (its requeues and WORKER_LOST send webhooks too)."""
     store = make_store(settings)
     install_hooks(settings, store)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from autoscorer.errors import InvalidParameter, JobNotFound
 from autoscorer.jobs.db import Writers
 from autoscorer.jobs.models import JOB_LOGS, JobLogRow, JobRow
-from autoscorer.jobs.records import log_dict, now, parse_iso
+from autoscorer.jobs.records import LogEntry, now, parse_iso
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 MAX_MESSAGE = 8000  # characters kept of one line (a container can print anything)
@@ -74,7 +74,7 @@ class LogMixin:
         level: str | None = None,
         since: str | None = None,
         tail: int | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[LogEntry], int]:
         """Lines at ``level`` or above, after ``since`` (ISO 8601), the last ``tail`` of them.
 
         Returns (lines, total matching before ``tail``)."""
@@ -92,7 +92,7 @@ class LogMixin:
             if tail is not None:
                 stmt = stmt.limit(tail)
             rows = list(s.scalars(stmt))
-        return [log_dict(r) for r in reversed(rows)], int(total)
+        return [LogEntry.of(r) for r in reversed(rows)], int(total)
 
 
 def _since(text: str) -> Any:

@@ -40,6 +40,7 @@ from pydantic import SecretStr
 
 from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.jobs.events import JobEvent
+from autoscorer.jobs.records import JobStatus
 from autoscorer.webhooks import (
     DELIVERED,
     DROPPED,
@@ -60,6 +61,7 @@ COMPONENT = "webhook"
 NO_SECRET = (
     "no webhook secret is configured (AUTOSCORER_WEBHOOK_SECRET); unsigned webhooks are not sent"
 )
+UNSUCCESSFUL = (JobStatus.FAILED, JobStatus.CANCELLED)  # the events that carry an error code
 _LEVELS = {DELIVERED: "INFO", RETRYING: "WARNING", GAVE_UP: "ERROR", DROPPED: "WARNING"}
 
 log = logging.getLogger("autoscorer.webhooks")
@@ -67,20 +69,20 @@ log = logging.getLogger("autoscorer.webhooks")
 
 def build_event(event: JobEvent) -> dict[str, Any]:
     """The JSON body of the webhook for one job transition (docs/webhooks.md)."""
-    status = event.status
-    error = event.job.get("error")
-    code = error.get("code") if isinstance(error, Mapping) and status != "completed" else None
-    score = event.score if event.score is not None else event.job.get("score")
-    score = score if status == "completed" else None
+    status, job = event.status, event.job
+    error = job.error
+    code = error.get("code") if isinstance(error, Mapping) and status in UNSUCCESSFUL else None
+    score = event.score if event.score is not None else job.score
+    score = score if status == JobStatus.COMPLETED else None
     return {
         "event_id": f"evt_{uuid.uuid4().hex}",
-        "type": f"job.{status}",
+        "type": f"job.{status.value}",
         "job_id": event.job_id,
-        "status": status,
-        "previous_status": event.previous,
+        "status": status.value,
+        "previous_status": None if event.previous is None else event.previous.value,
         "score": score if isinstance(score, int | float) and math.isfinite(score) else None,
-        "error_code": code if status in ("failed", "cancelled") else None,
-        "request_id": event.job.get("request_id"),
+        "error_code": code,
+        "request_id": job.request_id,
         "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
     }
 
@@ -133,13 +135,13 @@ class WebhookNotifier:
         self._logs.close(max(0.1, deadline - time.monotonic()))
 
     def _notify(self, event: JobEvent) -> None:
-        url = event.job.get("callback_url") or self.default_url
+        url = event.job.callback_url or self.default_url
         if not url or self._closed:  # closed: the process is going down, its log thread too
             return
         refusal = self._refusal(url)
         if refusal is not None:
             failures.publish(WebhookFailure("refused_url"))
-            message = f"job.{event.status} not sent to {redact_url(url)}: {refusal}"
+            message = f"job.{event.status.value} not sent to {redact_url(url)}: {refusal}"
             self._logs.put(event.job_id, "WARNING", message)
         elif self._dispatcher is not None:
             self._dispatcher.send(url, build_event(event))

@@ -50,7 +50,7 @@ class OutboxNotifier:
             log.exception("recording the webhook of job %s failed", event.job_id)
 
     def _notify(self, event: JobEvent) -> None:
-        url = event.job.get("callback_url") or self.default_url
+        url = event.job.callback_url or self.default_url
         if not url:
             return
         refusal = self._refusal(url)
@@ -59,7 +59,7 @@ class OutboxNotifier:
             self.on_record()
             return
         failures.publish(WebhookFailure("refused_url"))
-        message = f"job.{event.status} not sent to {redact_url(url)}: {refusal}"
+        message = f"job.{event.status.value} not sent to {redact_url(url)}: {refusal}"
         self.log_fn(event.job_id, "WARNING", COMPONENT, message)
 
     def _refusal(self, url: str) -> str | None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from autoscorer.errors import WorkerLost
 from autoscorer.jobs.events import JobEvent, publish
-from autoscorer.jobs.records import now
+from autoscorer.jobs.records import JobRecord, JobStatus, JobStatusView, now
 from autoscorer.jobs.republish import stale_queued
 from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.scoring import failure_result
@@ -28,7 +28,7 @@ class Reaper:
     def __init__(
         self,
         store: JobStore,
-        requeue: Callable[[dict[str, Any]], None],
+        requeue: Callable[[JobStatusView], None],
         *,
         max_attempts: int = 3,
         interval: float = 5.0,
@@ -63,7 +63,7 @@ class Reaper:
         at = now()
         for job in self.store.expired(at):
             if self._release(job, at):
-                moved.append(job["job_id"])
+                moved.append(job.job_id)
         return moved
 
     def republish(self) -> list[str]:
@@ -76,33 +76,33 @@ class Reaper:
             try:
                 self.requeue(job)
             except Exception:  # broker unreachable: the job stays queued, tried next period
-                log.warning("re-publishing job %s failed", job["job_id"], exc_info=True)
-        return [job["job_id"] for job in jobs]
+                log.warning("re-publishing job %s failed", job.job_id, exc_info=True)
+        return [job.job_id for job in jobs]
 
-    def _release(self, job: dict[str, Any], at: Any) -> bool:
-        job_id, worker = job["job_id"], job.get("worker_id")
-        if job["attempts"] < self.max_attempts:
-            done = self.store.release(job_id, "queued", at, stage="requeued", progress=0.0)
+    def _release(self, job: JobRecord, at: datetime) -> bool:
+        job_id, worker = job.job_id, job.worker_id
+        if job.attempts < self.max_attempts:
+            done = self.store.release(job_id, JobStatus.QUEUED, at, stage="requeued", progress=0.0)
             if done is None:
                 return False
             self.store.add_log(job_id, "WARNING", "reaper", f"worker {worker} lost; requeued")
-            publish(JobEvent(job_id, "queued", "running", done))
+            publish(JobEvent(job_id, JobStatus.QUEUED, JobStatus.RUNNING, done))
             self.requeue(done)
             return True
         return self._fail(job, at)
 
-    def _fail(self, job: dict[str, Any], at: Any) -> bool:
-        job_id = job["job_id"]
+    def _fail(self, job: JobRecord, at: datetime) -> bool:
+        job_id = job.job_id
         exc = WorkerLost(
-            f"the worker running this job vanished {job['attempts']} time(s); giving up",
-            details={"attempts": job["attempts"], "worker_id": job.get("worker_id")},
+            f"the worker running this job vanished {job.attempts} time(s); giving up",
+            details={"attempts": job.attempts, "worker_id": job.worker_id},
         )
         error = exc.to_dict()
-        result = failure_result(exc, scorer=job.get("scorer")).to_json_dict()
+        result = failure_result(exc, scorer=job.scorer).to_json_dict()
         fields = {"error": error, "error_code": exc.code, "completed_at": at, "result": result}
-        done = self.store.release(job_id, "failed", at, stage="failed", **fields)
+        done = self.store.release(job_id, JobStatus.FAILED, at, stage="failed", **fields)
         if done is None:
             return False
         self.store.add_log(job_id, "ERROR", "reaper", f"[WORKER_LOST] {error['message']}")
-        publish(JobEvent(job_id, "failed", "running", done))
+        publish(JobEvent(job_id, JobStatus.FAILED, JobStatus.RUNNING, done))
         return True

@@ -1,12 +1,16 @@
-"""Job rows as the plain dicts the API and SDKs see (the contract's field names)."""
+"""The job system's typed records: a job's state, the job as stored, its log lines, a
+submission and a batch. Every module of the job path passes these, never a dict; the
+API turns them into the contract's JSON once, at its edge (``api/ops/job_json.py``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from autoscorer.jobs.models import JobLogRow
+if TYPE_CHECKING:  # the records stay importable without SQLAlchemy's models
+    from autoscorer.jobs.models import JobLogRow
 
 
 class JobStatus(StrEnum):
@@ -21,13 +25,15 @@ class JobStatus(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self.value in TERMINAL
+        return self in TERMINAL
 
 
-STATES = tuple(s.value for s in JobStatus)
+STATES = tuple(JobStatus)  # in the contract's order
 # terminal states, defined here only: no UPDATE moves a job out of them
-TERMINAL = frozenset(s.value for s in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED))
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 ACTIVE = frozenset(s for s in STATES if s not in TERMINAL)
+WAITING = (JobStatus.SUBMITTED, JobStatus.QUEUED)  # stored, not started: a worker may claim it
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED)  # ran to an end (success rate, durations)
 
 
 def now() -> datetime:
@@ -55,11 +61,100 @@ def parse_iso(text: str) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def job_dict(row: Any, *, with_result: bool = True) -> dict[str, Any]:
-    """Everything a job status, result or list entry needs (lists leave the result out)."""
-    out = {
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSubmission:
+    """A job as a caller asks for it; unset fields come from the workspace and settings."""
+
+    workspace_path: str
+    job_id: str | None = None
+    task_type: str | None = None
+    scorer: str | None = None
+    executor: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)  # meta.json overrides: free-form
+    callback_url: str | None = None
+    request_id: str | None = None
+    owner: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewJob:
+    """A checked submission, ready to store (see ``service.prepare``)."""
+
+    job_id: str
+    workspace_path: str
+    executor: str
+    task_type: str | None = None
+    scorer: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    callback_url: str | None = None
+    request_id: str | None = None
+    owner: str | None = None
+    estimated_completion: datetime | None = None
+    batch_id: str | None = None
+    batch_max_parallel: int | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The ``jobs`` table's column values (the store's insert)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobStatusView:
+    """A stored job without its result: state, progress, times, where it ran."""
+
+    job_id: str
+    status: JobStatus
+    task_type: str | None
+    scorer: str | None
+    workspace_path: str
+    executor: str
+    queue: str
+    config: dict[str, Any]
+    callback_url: str | None
+    request_id: str | None
+    owner: str | None
+    batch_id: str | None
+    progress: float
+    stage: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    reason: str | None  # why it was cancelled
+    estimated_completion: datetime | None
+    score: float | None
+    error: dict[str, Any] | None  # the error object (code, message, field, details)
+    execution_time: float | None
+    resources: dict[str, Any] | None  # resource usage, keys as the executor knows them
+    worker_id: str | None
+    attempts: int
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.terminal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRecord(JobStatusView):
+    """A stored job with its result (``output/result.json``; None: it never scored)."""
+
+    result: dict[str, Any] | None
+
+    @property
+    def result_score(self) -> float | None:
+        """``summary.score`` of the result."""
+        summary = (self.result or {}).get("summary") or {}
+        score = summary.get("score")
+        return score if isinstance(score, int | float) else None
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    """A ``jobs`` row (ORM object or Core row) as the record's fields."""
+    return {
         "job_id": row.job_id,
-        "status": row.status,
+        "status": JobStatus(row.status),
         "task_type": row.task_type,
         "scorer": row.scorer,
         "workspace_path": row.workspace_path,
@@ -72,31 +167,50 @@ def job_dict(row: Any, *, with_result: bool = True) -> dict[str, Any]:
         "batch_id": row.batch_id,
         "progress": round(row.progress or 0.0, 4),
         "stage": row.stage,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "started_at": iso(row.started_at),
-        "completed_at": iso(row.completed_at),
-        "cancelled_at": iso(row.cancelled_at),
+        "created_at": aware(row.created_at),
+        "updated_at": aware(row.updated_at),
+        "started_at": aware(row.started_at),
+        "completed_at": aware(row.completed_at),
+        "cancelled_at": aware(row.cancelled_at),
         "reason": row.cancel_reason,
-        "estimated_completion": iso(row.estimated_completion),
+        "estimated_completion": aware(row.estimated_completion),
         "score": row.score,
-        "result": row.result if with_result else None,
         "error": row.error,
         "execution_time": row.execution_time,
         "resources": row.resources,
         "worker_id": row.worker_id,
         "attempts": row.attempts,
-        "logs_available": True,  # a "submitted" line is written with every job
     }
-    if not with_result:
-        del out["result"]
-    return out
 
 
-def log_dict(row: JobLogRow) -> dict[str, Any]:
-    return {
-        "timestamp": iso(row.timestamp),
-        "level": row.level,
-        "component": row.component,
-        "message": row.message,
-    }
+def job_view(row: Any) -> JobStatusView:
+    return JobStatusView(**_columns(row))
+
+
+def job_record(row: Any) -> JobRecord:
+    return JobRecord(**_columns(row), result=row.result)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of a job's log."""
+
+    timestamp: datetime
+    level: str
+    component: str
+    message: str
+
+    @classmethod
+    def of(cls, row: JobLogRow) -> LogEntry:
+        stamp = aware(row.timestamp)
+        assert stamp is not None
+        return cls(stamp, row.level, row.component, row.message)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSubmission:
+    """Jobs submitted together: all stored and queued, or none."""
+
+    batch_id: str
+    max_parallel: int | None
+    jobs: tuple[JobRecord, ...]

@@ -10,21 +10,19 @@ the other message finds the job running or finished and is dropped.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 
 from autoscorer.jobs.db import affected
 from autoscorer.jobs.joblogs import write_logs
 from autoscorer.jobs.models import JobRow
-from autoscorer.jobs.records import job_dict
+from autoscorer.jobs.records import WAITING, JobStatusView, job_view
 from autoscorer.jobs.store import JobStore
 
-WAITING = ("submitted", "queued")
 BATCH = 100  # jobs re-published per pass at most; the next pass takes the rest
 
 
-def stale_queued(store: JobStore, before: datetime, at: datetime) -> list[dict[str, Any]]:
+def stale_queued(store: JobStore, before: datetime, at: datetime) -> list[JobStatusView]:
     """Jobs waiting since before ``before``, each stamped ``updated_at = at`` with a log line.
     The stamp is conditional, so of several reapers only one re-publishes a given job,
     and the job waits another full period before the next re-publish."""
@@ -42,5 +40,5 @@ def stale_queued(store: JobStore, before: datetime, at: datetime) -> list[dict[s
             assert row is not None
             message = f"no worker took this job from queue {row.queue}; published it again"
             write_logs(s, job_id, [("WARNING", "reaper", message)])
-            taken.append(job_dict(row))
+            taken.append(job_view(row))
     return taken

@@ -19,7 +19,7 @@ from typing import Any
 from autoscorer.jobs.eta import Expected, estimate
 from autoscorer.jobs.events import JobEvent, publish
 from autoscorer.jobs.joblogs import Entry
-from autoscorer.jobs.records import now
+from autoscorer.jobs.records import JobRecord, JobStatus, now
 from autoscorer.jobs.store import JobStore
 from autoscorer.logcontext import bind_context
 from autoscorer.pipeline.run import CancelToken, PipelineRequest, run_pipeline
@@ -28,6 +28,7 @@ from autoscorer.workspace.models import ResourceUsage, Result
 
 log = logging.getLogger("autoscorer.jobs.runner")
 QUEUE_KEYS = ("queue", "max_parallel")  # job config read by the queue, not the pipeline
+QUEUED, RUNNING = JobStatus.QUEUED, JobStatus.RUNNING
 
 
 class Outcome(Enum):
@@ -69,12 +70,12 @@ class JobRunner:
         job = self.store.claim(job_id, self.worker_id, self.lease)
         if job is None:
             return self._not_claimed(job_id)
-        with bind_context(job_id=job_id, request_id=job.get("request_id")):
+        with bind_context(job_id=job_id, request_id=job.request_id):
             return self._run_claimed(job)
 
-    def _run_claimed(self, job: dict[str, Any]) -> Outcome:
-        job_id = job["job_id"]
-        publish(JobEvent(job_id, "running", "queued", job))
+    def _run_claimed(self, job: JobRecord) -> Outcome:
+        job_id = job.job_id
+        publish(JobEvent(job_id, RUNNING, QUEUED, job))
         token = CancelToken()
         beat = Heartbeat(self, job, token)
         with self._lock:
@@ -98,23 +99,23 @@ class JobRunner:
         for token in tokens:
             token.cancel(reason)
 
-    def _hand_back(self, job: dict[str, Any], logs: list[Entry]) -> None:
+    def _hand_back(self, job: JobRecord, logs: list[Entry]) -> None:
         logs.append(("WARNING", "worker", "stopped by shutdown; requeued", now()))
         back = self.store.finish(
-            job["job_id"], self.worker_id, "queued", logs=logs, stage="requeued",
+            job.job_id, self.worker_id, QUEUED, logs=logs, stage="requeued",
             progress=0.0, started_at=None,
         )  # fmt: skip
         if back is not None:
-            publish(JobEvent(job["job_id"], "queued", "running", back))
+            publish(JobEvent(job.job_id, QUEUED, RUNNING, back))
 
     def _not_claimed(self, job_id: str) -> Outcome:
         try:
-            status = self.store.get(job_id)["status"]
+            job = self.store.get(job_id, result=False)
         except Exception:
             return Outcome.SKIPPED
-        return Outcome.BUSY if status in ("queued", "submitted", "running") else Outcome.SKIPPED
+        return Outcome.SKIPPED if job.terminal else Outcome.BUSY
 
-    def _execute(self, job: dict[str, Any], beat: Heartbeat) -> Result:
+    def _execute(self, job: JobRecord, beat: Heartbeat) -> Result:
         beat.start()
         try:
             return run_pipeline(
@@ -128,22 +129,22 @@ class JobRunner:
         finally:
             beat.stop()
 
-    def _finish(self, job: dict[str, Any], result: Result, logs: list[Entry]) -> None:
+    def _finish(self, job: JobRecord, result: Result, logs: list[Entry]) -> None:
         """Store the outcome and the job's last log lines in one transaction."""
         data = result.to_json_dict()
         error = data.get("error")
-        status = "failed" if error else "completed"
+        status = JobStatus.FAILED if error else JobStatus.COMPLETED
         timing = data.get("timing") or {}
-        message = status + (f": [{error['code']}] {error.get('message')}" if error else "")
+        message = status.value + (f": [{error['code']}] {error.get('message')}" if error else "")
         ended = now()
         logs.append(("ERROR" if error else "INFO", "worker", message, ended))
         done = self.store.finish(
-            job["job_id"],
+            job.job_id,
             self.worker_id,
             status,
             logs=logs,
-            progress=1.0 if status == "completed" else job.get("progress", 0.0),
-            stage="done" if status == "completed" else "failed",
+            progress=job.progress if error else 1.0,
+            stage="failed" if error else "done",
             completed_at=ended,
             result=data,
             error=error,
@@ -156,7 +157,7 @@ class JobRunner:
             estimated_completion=None,
         )
         if done is not None:  # else cancelled (or reaped) while we ran: that state stands
-            publish(JobEvent(job["job_id"], status, "running", done))
+            publish(JobEvent(job.job_id, status, RUNNING, done))
 
 
 class Heartbeat:
@@ -164,7 +165,7 @@ class Heartbeat:
     token. Progress and log lines are kept in memory and written on each beat (and by the
     finish), so a short job costs no writes between its claim and its end."""
 
-    def __init__(self, runner: JobRunner, job: dict[str, Any], token: CancelToken) -> None:
+    def __init__(self, runner: JobRunner, job: JobRecord, token: CancelToken) -> None:
         self.runner, self.job, self.token = runner, job, token
         self.interval = max(0.2, min(1.0, runner.lease / 3))
         self._stop = threading.Event()
@@ -212,25 +213,30 @@ class Heartbeat:
         fields["estimated_completion"] = self._expected.eta(fields.get("progress", 0.0))
         logs, r = self.drain(), self.runner
         try:
-            status = r.store.heartbeat(
-                self.job["job_id"], r.worker_id, r.lease, logs=logs, **fields
-            )
+            status = r.store.heartbeat(self.job.job_id, r.worker_id, r.lease, logs=logs, **fields)
         except Exception:  # the store is briefly unreachable: keep the lines, try again
-            log.warning("heartbeat of %s failed", self.job["job_id"], exc_info=True)
+            log.warning("heartbeat of %s failed", self.job.job_id, exc_info=True)
             with self._lock:
                 self._logs[:0] = logs
             return
-        if status != "running" and not self.token.cancelled:
-            self.token.cancel("cancelled" if status == "cancelled" else f"job is {status}")
+        if status != RUNNING and not self.token.cancelled:
+            self.token.cancel(_stop_reason(status))
 
 
-def _request(job: dict[str, Any]) -> PipelineRequest:
-    config = {k: v for k, v in (job.get("config") or {}).items() if k not in QUEUE_KEYS}
+def _stop_reason(status: JobStatus | None) -> str:
+    """Why a run stops when its job is no longer ``running`` (None: no longer ours)."""
+    if status == JobStatus.CANCELLED:
+        return "cancelled"
+    return f"job is {None if status is None else status.value}"
+
+
+def _request(job: JobRecord) -> PipelineRequest:
+    config = {k: v for k, v in job.config.items() if k not in QUEUE_KEYS}
     return PipelineRequest(
-        workspace=job["workspace_path"],
-        scorer=job.get("scorer"),
-        executor=job.get("executor") or "auto",
+        workspace=job.workspace_path,
+        scorer=job.scorer,
+        executor=job.executor or "auto",
         overrides=config,
-        job_id=job["job_id"],
+        job_id=job.job_id,
         pinned=True,
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal, overload
 
 from autoscorer.errors import Cancelled, Conflict, ResourceNotFound, ServiceUnavailable
 from autoscorer.jobs.eta import CachedDurations, DurationSource, expected
@@ -21,7 +22,17 @@ from autoscorer.jobs.idempotency import IdempotencyKeys
 from autoscorer.jobs.overrides import check_config
 from autoscorer.jobs.queues.base import JobQueue, queue_name
 from autoscorer.jobs.reaper import Reaper
-from autoscorer.jobs.records import TERMINAL, now
+from autoscorer.jobs.records import (
+    WAITING,
+    BatchSubmission,
+    JobRecord,
+    JobStatus,
+    JobStatusView,
+    JobSubmission,
+    LogEntry,
+    NewJob,
+    now,
+)
 from autoscorer.jobs.stats import CachedStats
 from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.plan import plan_job
@@ -32,8 +43,8 @@ from autoscorer.workspace.layout import Workspace
 
 WAIT_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25)  # polling back-off of wait(), seconds
 
-Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
-Ids = list[str]
+Views = list[JobStatusView]  # module level: the classes shadow ``list``
+QUEUED, FAILED, CANCELLED = JobStatus.QUEUED, JobStatus.FAILED, JobStatus.CANCELLED
 
 
 def new_job_id() -> str:
@@ -41,37 +52,37 @@ def new_job_id() -> str:
 
 
 def prepare(
-    job: dict[str, Any],
+    job: JobSubmission,
     default_executor: str = "auto",
     durations: DurationSource | None = None,
     *,
     privileged: bool = True,
-) -> dict[str, Any]:
+) -> NewJob:
     """Resolve the job's plan (meta.json + overrides, scorer) to refuse a bad job now rather
     than as a failed job later, pick its queue and estimate its end. Not ``privileged``
     (a submitter's request): ``config`` may only make limits stricter."""
-    ws = Workspace.at(job["workspace_path"])  # resolved now; the worker refuses any change
-    config = dict(job.get("config") or {})
+    ws = Workspace.at(job.workspace_path)  # resolved now; the worker refuses any change
+    config = dict(job.config)
     meta = ws.load_meta()
     check_config(config, meta, privileged=privileged)
-    plan = plan_job(ws, scorer=job.get("scorer"), overrides=config, meta=meta)
-    executor = job.get("executor") or default_executor
+    plan = plan_job(ws, scorer=job.scorer, overrides=config, meta=meta)
+    executor = job.executor or default_executor
     executor = "kubernetes" if executor == "k8s" else executor
     recent = durations.recent_durations(plan.scorer.name) if durations is not None else ()
     seconds = expected(plan.meta.time_limit, plan.meta.container is not None, recent)
-    return {
-        "job_id": job.get("job_id") or new_job_id(),
-        "task_type": job.get("task_type") or plan.meta.task_type,
-        "scorer": plan.scorer.name,
-        "workspace_path": str(ws.root),
-        "executor": executor,
-        "config": config,
-        "queue": queue_name(plan.meta, executor, config),
-        "callback_url": job.get("callback_url"),
-        "request_id": job.get("request_id"),
-        "owner": job.get("owner"),
-        "estimated_completion": now() + timedelta(seconds=seconds),
-    }
+    return NewJob(
+        job_id=job.job_id or new_job_id(),
+        task_type=job.task_type or plan.meta.task_type,
+        scorer=plan.scorer.name,
+        workspace_path=str(ws.root),
+        executor=executor,
+        config=config,
+        queue=queue_name(plan.meta, executor, config),
+        callback_url=job.callback_url,
+        request_id=job.request_id,
+        owner=job.owner,
+        estimated_completion=now() + timedelta(seconds=seconds),
+    )
 
 
 class JobService:
@@ -97,7 +108,7 @@ class JobService:
         """Start the queue (and reaper); re-deliver jobs a previous process left queued."""
         self.queue.start()
         if recover:
-            for job_id in self.store.ids_with_status(["submitted", "queued"]):
+            for job_id in self.store.ids_with_status(WAITING):
                 self.queue.enqueue(self.store.get(job_id))
         if self.reaper is not None:
             self.reaper.start()
@@ -111,73 +122,79 @@ class JobService:
         self.store.close()
 
     # -- submit ---------------------------------------------------------------
-    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]:
+    def submit(self, job: JobSubmission, *, privileged: bool = True) -> JobRecord:
         """One transaction stores the job as ``queued`` with its first log line.
         ``privileged`` False: the job's ``config`` may only make limits stricter."""
-        record = self.store.add(self._prepare(job, privileged), status="queued", log=True)
+        record = self.store.add(self._prepare(job, privileged), status=QUEUED, log=True)
         return self._deliver(record)
 
-    def _prepare(self, job: dict[str, Any], privileged: bool) -> dict[str, Any]:
+    def _prepare(self, job: JobSubmission, privileged: bool) -> NewJob:
         """Checked fields of a new job; a callback URL outside the allow-list is refused."""
-        if job.get("callback_url") and self.allowed_callback_hosts is not None:
-            check_url(job["callback_url"], self.allowed_callback_hosts())
+        if job.callback_url and self.allowed_callback_hosts is not None:
+            check_url(job.callback_url, self.allowed_callback_hosts())
         return prepare(job, self.default_executor, self.durations, privileged=privileged)
 
     def submit_batch(
-        self, jobs: Records, *, max_parallel: int | None = None, privileged: bool = True
-    ) -> dict[str, Any]:
+        self,
+        jobs: Sequence[JobSubmission],
+        *,
+        max_parallel: int | None = None,
+        privileged: bool = True,
+    ) -> BatchSubmission:
         """All or nothing: every job is checked before any is stored."""
         batch_id = f"batch-{uuid.uuid4().hex[:12]}"
-        prepared = [self._prepare(j, privileged) for j in jobs]
-        for item in prepared:
-            item.update(batch_id=batch_id, batch_max_parallel=max_parallel)
-        records = self.store.add_many(prepared, status="queued", log=True)
-        queued = [self._deliver(r) for r in records]
-        return {
-            "batch_id": batch_id,
-            "submitted_jobs": len(queued),
-            "status": "processing",
-            "max_parallel": max_parallel,
-            "jobs": [{"job_id": j["job_id"], "status": j["status"]} for j in queued],
-        }
+        prepared = [
+            replace(
+                self._prepare(j, privileged), batch_id=batch_id, batch_max_parallel=max_parallel
+            )
+            for j in jobs
+        ]
+        records = self.store.add_many(prepared, status=QUEUED, log=True)
+        return BatchSubmission(batch_id, max_parallel, tuple(self._deliver(r) for r in records))
 
-    def _deliver(self, record: dict[str, Any]) -> dict[str, Any]:
-        publish(JobEvent(record["job_id"], "queued", "submitted", record))
+    def _deliver(self, record: JobRecord) -> JobRecord:
+        publish(JobEvent(record.job_id, QUEUED, JobStatus.SUBMITTED, record))
         try:
             self.queue.enqueue(record)
         except Exception as exc:  # broker unreachable: fail the job now, never leave it queued
             raise self._undeliverable(record, exc) from exc
         return record
 
-    def _undeliverable(self, record: dict[str, Any], cause: Exception) -> ServiceUnavailable:
+    def _undeliverable(self, record: JobRecord, cause: Exception) -> ServiceUnavailable:
         exc = ServiceUnavailable(
-            f"the job queue ({self.queue.name}) did not accept job {record['job_id']}: {cause}; "
+            f"the job queue ({self.queue.name}) did not accept job {record.job_id}: {cause}; "
             "check the broker and submit again",
-            details={"component": "queue", "job_id": record["job_id"]},
+            details={"component": "queue", "job_id": record.job_id},
         )
         stamp = now()
         failed = self.store.transition(
-            record["job_id"], "failed", allowed_from=["queued", "submitted"],
+            record.job_id, FAILED, allowed_from=WAITING,
             completed_at=stamp, stage="failed", error=exc.to_dict(), error_code=exc.code,
-            result=failure_result(exc, scorer=record.get("scorer")).to_json_dict(),
+            result=failure_result(exc, scorer=record.scorer).to_json_dict(),
         )  # fmt: skip
-        self.store.add_log(record["job_id"], "ERROR", "api", exc.message)
+        self.store.add_log(record.job_id, "ERROR", "api", exc.message)
         if failed is not None:
-            publish(JobEvent(record["job_id"], "failed", "queued", failed))
+            publish(JobEvent(record.job_id, FAILED, QUEUED, failed))
         return exc
 
     # -- read -------------------------------------------------------------------
-    def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
+    @overload
+    def get(self, job_id: str, *, result: Literal[True] = True) -> JobRecord: ...
+
+    @overload
+    def get(self, job_id: str, *, result: bool) -> JobStatusView: ...
+
+    def get(self, job_id: str, *, result: bool = True) -> JobStatusView:
         return self.store.get(job_id, result=result)
 
     def artifact(self, job_id: str, name: str) -> OpenArtifact:
         """One artifact the job's result lists, by its name or file name, opened for reading."""
         job = self.store.get(job_id)
-        listed = (job.get("result") or {}).get("artifacts") or {}
+        listed = (job.result or {}).get("artifacts") or {}
         for key, entry in listed.items():
             filename = PurePosixPath(str(entry.get("path", ""))).name
             if name in (key, filename):
-                return open_artifact(Workspace.at(job["workspace_path"]), key, filename)
+                return open_artifact(Workspace.at(job.workspace_path), key, filename)
         raise ResourceNotFound(
             f"job {job_id} has no artifact {name!r}"
             + (f"; it has {', '.join(sorted(listed))}" if listed else ""),
@@ -185,7 +202,7 @@ class JobService:
             details={"job_id": job_id, "artifact": name, "available": sorted(listed)},
         )
 
-    def wait(self, job_id: str, timeout: float) -> dict[str, Any]:
+    def wait(self, job_id: str, timeout: float) -> JobStatusView:
         """The job once terminal, or as it is when ``timeout`` seconds have passed. Jobs that
         end in this process wake the waiter at once; others are polled with a back-off."""
         done = threading.Event()
@@ -196,7 +213,7 @@ class JobService:
             while True:
                 job = self.store.get(job_id, result=False)
                 left = deadline - time.monotonic()
-                if job["status"] in TERMINAL:
+                if job.terminal:
                     return self.store.get(job_id)
                 if left <= 0:
                     return job
@@ -209,17 +226,17 @@ class JobService:
                     del self._waiters[job_id]
 
     def _wake(self, event: JobEvent) -> None:
-        if event.status in TERMINAL:
+        if event.status.terminal:
             with self._waiters_lock:
                 for done in self._waiters.get(event.job_id, ()):
                     done.set()
 
     def logs(
         self, job_id: str, *, level: str | None, since: str | None, tail: int | None
-    ) -> tuple[Records, int]:
+    ) -> tuple[list[LogEntry], int]:
         return self.store.logs(job_id, level=level, since=since, tail=tail)
 
-    def list(self, **filters: Any) -> tuple[Records, int]:
+    def list(self, **filters: Any) -> tuple[Views, int]:
         return self.store.list(**filters)
 
     def counts(self) -> dict[str, int]:
@@ -248,16 +265,16 @@ class JobService:
             self.keys.purge()
 
     # -- cancel -----------------------------------------------------------------
-    def cancel(self, job_id: str, reason: str = "User requested cancellation") -> dict[str, Any]:
+    def cancel(self, job_id: str, reason: str = "User requested cancellation") -> JobRecord:
         """Queued: never starts. Running: its sandbox is stopped within about a second.
         Finished: :class:`Conflict`."""
         job = self.store.get(job_id)
-        exc = Cancelled(reason, details={"previous_status": job["status"]})
+        exc = Cancelled(reason, details={"previous_status": job.status.value})
         stamp = now()
         done = self.store.transition(
             job_id,
-            "cancelled",
-            allowed_from=["submitted", "queued", "running"],
+            CANCELLED,
+            allowed_from=(*WAITING, JobStatus.RUNNING),
             cancelled_at=stamp,
             completed_at=stamp,
             cancel_reason=reason,
@@ -265,19 +282,19 @@ class JobService:
             stage="cancelled",
             error=exc.to_dict(),
             error_code=exc.code,
-            result=failure_result(exc, scorer=job.get("scorer")).to_json_dict(),
+            result=failure_result(exc, scorer=job.scorer).to_json_dict(),
         )
         if done is None:
             raise _finished(self.store.get(job_id))
         self.queue.cancel(job_id, reason)
         self.store.add_log(job_id, "WARNING", "api", f"cancelled: {reason}")
-        publish(JobEvent(job_id, "cancelled", job["status"], done))
-        return {k: done[k] for k in ("job_id", "status", "cancelled_at", "reason")}
+        publish(JobEvent(job_id, CANCELLED, job.status, done))
+        return done
 
 
-def _finished(job: dict[str, Any]) -> Conflict:
+def _finished(job: JobStatusView) -> Conflict:
     return Conflict(
-        f"job {job['job_id']} is already {job['status']} and cannot be cancelled",
+        f"job {job.job_id} is already {job.status.value} and cannot be cancelled",
         field="job_id",
-        details={"job_id": job["job_id"], "status": job["status"]},
+        details={"job_id": job.job_id, "status": job.status.value},
     )

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from autoscorer.jobs.models import JobRow
-from autoscorer.jobs.records import STATES, iso
+from autoscorer.jobs.records import FINISHED, STATES, JobStatus, iso
 
 log = logging.getLogger("autoscorer.jobs")
 STATS_TTL = 2.0  # seconds scorer usage figures may be old before a refresh starts
@@ -73,16 +73,14 @@ class StatsMixin:
         """Jobs per state, every state present."""
         with self.reader() as s:
             rows = s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all()
-        by = dict.fromkeys(STATES, 0)
+        by = {s.value: 0 for s in STATES}
         by.update({status: int(n) for status, n in rows})
         return by
 
     def scorer_stats(self) -> dict[str, dict[str, Any]]:
         """Per scorer: jobs run, last used, success rate (finished jobs only)."""
-        ok = func.sum(func.cast(JobRow.status == "completed", JobRow.attempts.type))
-        finished = func.sum(
-            func.cast(JobRow.status.in_(["completed", "failed"]), JobRow.attempts.type)
-        )
+        ok = func.sum(func.cast(JobRow.status == JobStatus.COMPLETED, JobRow.attempts.type))
+        finished = func.sum(func.cast(JobRow.status.in_(FINISHED), JobRow.attempts.type))
         stmt = select(JobRow.scorer, func.count(), func.max(JobRow.created_at), ok, finished)
         with self.reader() as s:
             rows = s.execute(stmt.where(JobRow.scorer.is_not(None)).group_by(JobRow.scorer)).all()
@@ -96,7 +94,7 @@ class StatsMixin:
         }
 
     def recent_durations(self, scorer: str | None, limit: int = 20) -> Sequence[float]:
-        where: Any = [JobRow.status == "completed", JobRow.execution_time.is_not(None)]
+        where: Any = [JobRow.status == JobStatus.COMPLETED, JobRow.execution_time.is_not(None)]
         if scorer is not None:
             where.append(JobRow.scorer == scorer)
         stmt = select(JobRow.execution_time).where(*where)

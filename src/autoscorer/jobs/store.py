@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,16 @@ from autoscorer.jobs.db import Writers, affected, make_engine, migrate, read_eng
 from autoscorer.jobs.groupcommit import GroupCommit
 from autoscorer.jobs.joblogs import Entry, LogMixin, write_logs, write_many_logs
 from autoscorer.jobs.models import JOBS, JobRow
-from autoscorer.jobs.records import job_dict, now
+from autoscorer.jobs.records import (
+    WAITING,
+    JobRecord,
+    JobStatus,
+    JobStatusView,
+    NewJob,
+    job_record,
+    job_view,
+    now,
+)
 from autoscorer.jobs.stats import StatsMixin
 
 OTHER = aliased(JobRow)
@@ -36,20 +45,25 @@ def _taken(ids: list[str], batch: bool) -> Conflict:
     return Conflict(message, field="job_id", details={"job_ids": ids})
 
 
-def _new_rows(items: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+Columns = dict[str, Any]  # one row's column values, inside this module only
+
+
+def _new_rows(items: Sequence[NewJob], status: JobStatus) -> list[Columns]:
     stamp = now()
     fixed = {"status": status, "created_at": stamp, "updated_at": stamp, "progress": 0.0,
              "attempts": 0}  # fmt: skip
-    return [{"queue": "default", "config": {}, **item, **fixed} for item in items]
+    return [{**item.columns(), **fixed} for item in items]
 
 
-Records = list[dict[str, Any]]  # module level: the classes shadow ``list``
+Records = list[JobRecord]  # module level: the classes shadow ``list``
+Views = list[JobStatusView]
 Ids = list[str]
+RUNNING = JobStatus.RUNNING
 
 
 def _running_in_batch() -> Any:
     """Jobs of the claimed job's batch running now (for ``max_parallel``)."""
-    stmt = select(func.count()).where(OTHER.batch_id == JobRow.batch_id, OTHER.status == "running")
+    stmt = select(func.count()).where(OTHER.batch_id == JobRow.batch_id, OTHER.status == RUNNING)
     return stmt.scalar_subquery()
 
 
@@ -72,18 +86,18 @@ def _apply(
     s: Session,
     job_id: str,
     cond: Sequence[Any],
-    values: dict[str, Any],
+    values: Columns,
     *,
     logs: Sequence[Entry] = (),
-    then: Callable[[dict[str, Any]], Sequence[Entry]] | None = None,
-) -> dict[str, Any] | None:
+    then: Callable[[JobRecord], Sequence[Entry]] | None = None,
+) -> JobRecord | None:
     """The conditional UPDATE of one job, its log lines, and the job as it is now."""
     if not affected(s.execute(update(JobRow).where(*cond).values(values))):
         return None
     write_logs(s, job_id, logs)
     row = s.get(JobRow, job_id, populate_existing=True)
     assert row is not None
-    job = job_dict(row)
+    job = job_record(row)
     if then is not None:
         write_logs(s, job_id, then(job))
     return job
@@ -117,18 +131,24 @@ class JobStore(LogMixin, StatsMixin):
 
     # -- create and read ---------------------------------------------------
     def add(
-        self, fields: dict[str, Any], *, status: str = "submitted", log: bool = False
-    ) -> dict[str, Any]:
+        self, job: NewJob, *, status: JobStatus = JobStatus.SUBMITTED, log: bool = False
+    ) -> JobRecord:
         """Insert a job (and its first log line); an existing job_id is a :class:`Conflict`.
         Concurrent calls share a transaction (group commit); each learns its own outcome."""
-        values = _new_rows([fields], status)[0]
+        values = _new_rows([job], status)[0]
         self._group.run((values, log))
-        return job_dict(JobRow(**values))
+        return job_record(JobRow(**values))
 
-    def add_many(self, items: Records, *, status: str = "submitted", log: bool = False) -> Records:
+    def add_many(
+        self,
+        items: Sequence[NewJob],
+        *,
+        status: JobStatus = JobStatus.SUBMITTED,
+        log: bool = False,
+    ) -> Records:
         """Insert several jobs in one transaction: all of them or none. ``log``: with each,
         its first log line ("submitted to queue ...")."""
-        ids = [item["job_id"] for item in items]
+        ids = [item.job_id for item in items]
         dupes = {i for i in ids if ids.count(i) > 1}
         with self.reader() as s:
             dupes |= set(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
@@ -139,9 +159,9 @@ class JobStore(LogMixin, StatsMixin):
             self._insert([(v, log) for v in values])
         except IntegrityError:
             raise _taken(ids if len(ids) == 1 else [], len(ids) > 1) from None
-        return [job_dict(JobRow(**v)) for v in values]
+        return [job_record(JobRow(**v)) for v in values]
 
-    def _insert(self, rows: list[tuple[dict[str, Any], bool]]) -> None:
+    def _insert(self, rows: list[tuple[Columns, bool]]) -> None:
         with self.session.begin() as s:
             # table inserts: the ORM's unit of work (or bulk path) cost more than the statement
             s.execute(insert(JOBS), [v for v, _ in rows])
@@ -149,7 +169,7 @@ class JobStore(LogMixin, StatsMixin):
                      for v, log in rows if log]  # fmt: skip
             write_many_logs(s, lines)
 
-    def _insert_batch(self, rows: list[tuple[dict[str, Any], bool]]) -> list[BaseException | None]:
+    def _insert_batch(self, rows: list[tuple[Columns, bool]]) -> list[BaseException | None]:
         """All in one transaction; if an id is taken, each on its own (the others still go in)."""
         try:
             self._insert(rows)
@@ -166,19 +186,25 @@ class JobStore(LogMixin, StatsMixin):
                 errors.append(_taken([row[0]["job_id"]], False))
         return errors
 
-    def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]:
+    @overload
+    def get(self, job_id: str, *, result: Literal[True] = True) -> JobRecord: ...
+
+    @overload
+    def get(self, job_id: str, *, result: bool) -> JobStatusView: ...
+
+    def get(self, job_id: str, *, result: bool = True) -> JobStatusView:
         """One job; ``result=False`` leaves out ``result.json`` (status polls stay cheap).
         Core, not ORM: this is the hottest read of the API."""
         with self.read_engine.connect() as conn:
             row = conn.execute(_GET[result], {"job_id": job_id}).first()
         if row is None:
             raise JobNotFound(f"job {job_id} not found", field="job_id")
-        return job_dict(row, with_result=result)
+        return job_record(row) if result else job_view(row)
 
     def list(
         self,
         *,
-        status: str | None = None,
+        status: JobStatus | None = None,
         task_type: str | None = None,
         scorer: str | None = None,
         owner: str | None = None,
@@ -186,7 +212,7 @@ class JobStore(LogMixin, StatsMixin):
         order: str = "desc",
         limit: int = 50,
         offset: int = 0,
-    ) -> tuple[Records, int]:
+    ) -> tuple[Views, int]:
         where = [
             col == value
             for col, value in (
@@ -203,9 +229,9 @@ class JobStore(LogMixin, StatsMixin):
             total = s.scalar(select(func.count()).select_from(JobRow).where(*where)) or 0
             stmt = select(JobRow).where(*where).options(defer(JobRow.result))
             rows = s.scalars(stmt.order_by(*ordering).limit(limit).offset(offset))
-            return [job_dict(r, with_result=False) for r in rows], total
+            return [job_view(r) for r in rows], total
 
-    def ids_with_status(self, statuses: Iterable[str], queue: str | None = None) -> Ids:
+    def ids_with_status(self, statuses: Iterable[JobStatus], queue: str | None = None) -> Ids:
         """Job ids in these states, oldest first (restart recovery, reaping)."""
         where: Any = [JobRow.status.in_(list(statuses))]
         if queue is not None:
@@ -215,19 +241,19 @@ class JobStore(LogMixin, StatsMixin):
 
     # -- transitions -------------------------------------------------------
     def transition(
-        self, job_id: str, to: str, *, allowed_from: Iterable[str], **fields: Any
-    ) -> dict[str, Any] | None:
+        self, job_id: str, to: JobStatus, *, allowed_from: Iterable[JobStatus], **fields: Any
+    ) -> JobRecord | None:
         """Move a job to ``to`` only if it is in ``allowed_from``; None when it was not."""
         values = {"status": to, "updated_at": now(), **fields}
         cond = [JobRow.job_id == job_id, JobRow.status.in_(list(allowed_from))]
         return self._update(job_id, cond, values)
 
-    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> dict[str, Any] | None:
+    def claim(self, job_id: str, worker_id: str, lease_seconds: float) -> JobRecord | None:
         """Take a queued job (or one whose lease ran out) to run it; None if someone else has it.
         Its "started on <worker> (attempt n)" line is written in the same transaction."""
 
-        def started(job: dict[str, Any]) -> list[Entry]:
-            return [("INFO", "worker", f"started on {worker_id} (attempt {job['attempts']})")]
+        def started(job: JobRecord) -> list[Entry]:
+            return [("INFO", "worker", f"started on {worker_id} (attempt {job.attempts})")]
 
         with self.session.begin() as s:
             _lock_batch(s, job_id)
@@ -235,13 +261,13 @@ class JobStore(LogMixin, StatsMixin):
             stamp = now()
             cond = [
                 JobRow.job_id == job_id,
-                (JobRow.status.in_(["submitted", "queued"]))
-                | ((JobRow.status == "running") & (JobRow.lease_until < stamp)),
+                (JobRow.status.in_(WAITING))
+                | ((JobRow.status == RUNNING) & (JobRow.lease_until < stamp)),
                 JobRow.batch_max_parallel.is_(None)
                 | (_running_in_batch() < JobRow.batch_max_parallel),
             ]
             values = {
-                "status": "running",
+                "status": RUNNING,
                 "worker_id": worker_id,
                 "lease_until": stamp + timedelta(seconds=lease_seconds),
                 "started_at": stamp,
@@ -259,7 +285,7 @@ class JobStore(LogMixin, StatsMixin):
         *,
         logs: Sequence[Entry] = (),
         **fields: Any,
-    ) -> str | None:
+    ) -> JobStatus | None:
         """Renew the lease, write progress and log lines; returns the job's status, None if
         it is no longer ours."""
         stamp = now()
@@ -268,27 +294,34 @@ class JobStore(LogMixin, StatsMixin):
         cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id]
         with self.session.begin() as s:
             write_logs(s, job_id, logs)
-            done = s.execute(update(JobRow).where(*cond, JobRow.status == "running").values(values))
+            done = s.execute(update(JobRow).where(*cond, JobRow.status == RUNNING).values(values))
             if affected(done):
-                return "running"
-            return s.scalar(select(JobRow.status).where(*cond))
+                return RUNNING
+            status = s.scalar(select(JobRow.status).where(*cond))
+            return None if status is None else JobStatus(status)
 
     def finish(
-        self, job_id: str, worker_id: str, to: str, *, logs: Sequence[Entry] = (), **fields: Any
-    ) -> dict[str, Any] | None:
+        self,
+        job_id: str,
+        worker_id: str,
+        to: JobStatus,
+        *,
+        logs: Sequence[Entry] = (),
+        **fields: Any,
+    ) -> JobRecord | None:
         """End a running job this worker holds (writing its last log lines with it);
         None when it was cancelled or lost meanwhile (the lines are written anyway)."""
         values = {"status": to, "updated_at": now(), "lease_until": None, **fields}
-        cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id, JobRow.status == "running"]
+        cond = [JobRow.job_id == job_id, JobRow.worker_id == worker_id, JobRow.status == RUNNING]
         done = self._update(job_id, cond, values, logs=logs)
         if done is None:
             self.add_logs(job_id, logs)
         return done
 
-    def release(self, job_id: str, to: str, at: datetime, **fields: Any) -> dict[str, Any] | None:
+    def release(self, job_id: str, to: JobStatus, at: datetime, **fields: Any) -> JobRecord | None:
         """Take a running job whose lease ended before ``at`` away from its vanished worker."""
         values = {"status": to, "updated_at": now(), "lease_until": None, **fields}
-        cond = [JobRow.job_id == job_id, JobRow.status == "running", JobRow.lease_until < at]
+        cond = [JobRow.job_id == job_id, JobRow.status == RUNNING, JobRow.lease_until < at]
         return self._update(job_id, cond, values)
 
     def expired(self, at: datetime | None = None) -> Records:
@@ -296,17 +329,17 @@ class JobStore(LogMixin, StatsMixin):
         stamp = at or now()
         with self.reader() as s:
             rows = s.scalars(
-                select(JobRow).where(JobRow.status == "running", JobRow.lease_until < stamp)
+                select(JobRow).where(JobRow.status == RUNNING, JobRow.lease_until < stamp)
             )
-            return [job_dict(r) for r in rows]
+            return [job_record(r) for r in rows]
 
     def _update(
         self,
         job_id: str,
         cond: Sequence[Any],
-        values: dict[str, Any],
+        values: Columns,
         *,
         logs: Sequence[Entry] = (),
-    ) -> dict[str, Any] | None:
+    ) -> JobRecord | None:
         with self.session.begin() as s:
             return _apply(s, job_id, cond, values, logs=logs)

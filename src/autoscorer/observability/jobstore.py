@@ -30,6 +30,7 @@ from sqlalchemy import Engine, SQLColumnExpression, case, extract, func, select
 
 from autoscorer.jobs.db import read_engine
 from autoscorer.jobs.models import JobRow
+from autoscorer.jobs.records import WAITING, JobStatus
 
 log = logging.getLogger("autoscorer.observability")
 
@@ -37,7 +38,6 @@ EngineSource = Engine | Callable[[], Engine | None]
 DURATION_BUCKETS: tuple[float, ...] = (
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0,
 )  # fmt: skip
-WAITING = ("submitted", "queued")
 UNKNOWN_SCORER = "unknown"
 UNKNOWN_ERROR = "UNKNOWN"
 DEFAULT_QUEUE = "default"
@@ -126,11 +126,11 @@ def count_families(snap: Snapshot) -> list[Metric]:
         scorer, queue = scorer_ or UNKNOWN_SCORER, queue or DEFAULT_QUEUE
         submitted[scorer] += n
         depth[queue] += n if status in WAITING else 0
-        completed[scorer] += n if status == "completed" else 0
-        if status == "failed":
+        completed[scorer] += n if status == JobStatus.COMPLETED else 0
+        if status == JobStatus.FAILED:
             failed[(scorer, error_code or UNKNOWN_ERROR)] += n
-        cancelled += n if status == "cancelled" else 0
-        running += n if status == "running" else 0
+        cancelled += n if status == JobStatus.CANCELLED else 0
+        running += n if status == JobStatus.RUNNING else 0
     return [
         _labelled(CounterMetricFamily, "autoscorer_jobs_submitted",
                   "Jobs submitted (rows in the job store), by scorer.", ["scorer"], submitted),

@@ -1,21 +1,30 @@
 """The job operations the API needs, as a Protocol over the job service.
 
-The routes only call these methods; every record the service returns is a plain dict
-in the contract's field names. The service is built by the job system's composition
+The routes only call these methods; the service returns the job system's typed records
+(:mod:`autoscorer.jobs.records`), which :mod:`autoscorer.api.ops.job_json` turns into
+the contract's JSON. The service is built by the job system's composition
 root (:mod:`autoscorer.jobs.factory`); when it cannot be (its store is unreachable at
 start-up) the job endpoints answer 503 SERVICE_UNAVAILABLE and ``/health`` says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar, overload
 
 from fastapi.concurrency import run_in_threadpool
 
 from autoscorer.api.security import Principal
 from autoscorer.errors import JobNotFound, ServiceUnavailable
-from autoscorer.jobs.records import STATES
+from autoscorer.jobs.records import (
+    STATES,
+    BatchSubmission,
+    JobRecord,
+    JobStatus,
+    JobStatusView,
+    JobSubmission,
+    LogEntry,
+)
 from autoscorer.settings import Settings
 from autoscorer.workspace.artifacts import OpenArtifact
 
@@ -30,25 +39,29 @@ class JobServicePort(Protocol):
     # then makes them on the event loop instead of paying a thread hop per status poll
     inline_reads: bool
 
-    def submit(self, job: dict[str, Any], *, privileged: bool = True) -> dict[str, Any]: ...
+    def submit(self, job: JobSubmission, *, privileged: bool = True) -> JobRecord: ...
 
     def submit_batch(
-        self, jobs: list[dict[str, Any]], *, max_parallel: int | None, privileged: bool = True
-    ) -> dict[str, Any]: ...
+        self, jobs: Sequence[JobSubmission], *, max_parallel: int | None, privileged: bool = True
+    ) -> BatchSubmission: ...
 
-    def get(self, job_id: str, *, result: bool = True) -> dict[str, Any]: ...
+    @overload
+    def get(self, job_id: str, *, result: Literal[True] = True) -> JobRecord: ...
 
-    def wait(self, job_id: str, timeout: float) -> dict[str, Any]: ...
+    @overload
+    def get(self, job_id: str, *, result: bool) -> JobStatusView: ...
+
+    def wait(self, job_id: str, timeout: float) -> JobStatusView: ...
 
     def logs(
         self, job_id: str, *, level: str | None, since: str | None, tail: int | None
-    ) -> tuple[list[dict[str, Any]], int]: ...
+    ) -> tuple[list[LogEntry], int]: ...
 
-    def cancel(self, job_id: str, reason: str) -> dict[str, Any]: ...
+    def cancel(self, job_id: str, reason: str) -> JobRecord: ...
 
     def artifact(self, job_id: str, name: str) -> OpenArtifact: ...
 
-    def list(self, **filters: Any) -> tuple[list[dict[str, Any]], int]: ...
+    def list(self, **filters: Any) -> tuple[list[JobStatusView], int]: ...
 
     def counts(self) -> dict[str, int]: ...
 
@@ -91,12 +104,15 @@ def require(service: JobServicePort | None) -> JobServicePort:
     return service
 
 
-def visible(job: dict[str, Any], who: Principal) -> dict[str, Any]:
+V = TypeVar("V", bound=JobStatusView)
+
+
+def visible(job: V, who: Principal) -> V:
     """``job`` if ``who`` may see it; another key's job is "not found" to a submitter,
     with the same answer as an unknown id, so its existence does not leak."""
     scope = who.owner_scope
-    if scope is not None and job.get("owner") != scope:
-        raise JobNotFound(f"job {job['job_id']} not found", field="job_id")
+    if scope is not None and job.owner != scope:
+        raise JobNotFound(f"job {job.job_id} not found", field="job_id")
     return job
 
 
@@ -110,9 +126,9 @@ def pagination(total: int, limit: int, offset: int) -> dict[str, Any]:
     }
 
 
-def batch_summary(jobs: list[dict[str, Any]]) -> dict[str, int]:
-    """``total`` and a count for every state (zero included), and ``not_found``."""
-    summary = {"total": len(jobs), **dict.fromkeys(STATES, 0), NOT_FOUND: 0}
-    for job in jobs:
-        summary[job["status"]] += 1
+def batch_summary(states: Sequence[JobStatus | None]) -> dict[str, int]:
+    """``total`` and a count for every state (zero included), and ``not_found`` (None)."""
+    summary = {"total": len(states), **{s.value: 0 for s in STATES}, NOT_FOUND: 0}
+    for state in states:
+        summary[NOT_FOUND if state is None else state.value] += 1
     return summary

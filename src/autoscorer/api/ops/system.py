@@ -10,7 +10,7 @@ import psutil
 
 from autoscorer import __version__
 from autoscorer.api.envelope import utc_now
-from autoscorer.jobs.records import ACTIVE, STATES
+from autoscorer.jobs.records import ACTIVE, STATES, JobStatus
 from autoscorer.workspace.models import format_bytes
 
 ACTIVE_STATES = tuple(s for s in STATES if s in ACTIVE)  # in the contract's order
@@ -41,14 +41,14 @@ def health(components: dict[str, str], up_seconds: float) -> dict[str, Any]:
 
 def job_metrics(counts: dict[str, int]) -> dict[str, Any]:
     """Totals from per-state counts; success rate = completed / finished (null if none)."""
-    completed, failed = counts.get("completed", 0), counts.get("failed", 0)
+    completed, failed = counts.get(JobStatus.COMPLETED, 0), counts.get(JobStatus.FAILED, 0)
     finished = completed + failed
     return {
         "total_jobs": sum(counts.values()),
         "active_jobs": sum(counts.get(s, 0) for s in ACTIVE_STATES),
         "completed_jobs": completed,
         "failed_jobs": failed,
-        "cancelled_jobs": counts.get("cancelled", 0),
+        "cancelled_jobs": counts.get(JobStatus.CANCELLED, 0),
         "success_rate": round(completed / finished, 6) if finished else None,
     }
 

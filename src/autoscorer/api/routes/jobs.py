@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from autoscorer.api.deps import Reader, RuntimeDep, SettingsDep, Submitter
 from autoscorer.api.envelope import REQUEST_ID_HEADER, ok, request_id_of
 from autoscorer.api.ops.idempotency import idempotent
+from autoscorer.api.ops.job_json import batch_json, cancelled_json, job_json, log_json
 from autoscorer.api.ops.jobs import (
     NOT_FOUND,
     JobServicePort,
@@ -48,7 +49,7 @@ from autoscorer.api.schemas.results import JobAccepted
 from autoscorer.api.security import Principal, inside_roots
 from autoscorer.errors import Conflict, ResourceNotFound
 from autoscorer.inputs import JOB_ID_PATTERN, MAX_NAME, NAME_PATTERN
-from autoscorer.jobs.records import TERMINAL
+from autoscorer.jobs.records import JobStatusView, JobSubmission
 from autoscorer.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -57,24 +58,28 @@ FOLLOW_POLL = 0.2  # seconds between looks at a followed job's new log lines
 MAX_OFFSET = 2**31 - 1  # any store holds it (a larger one overflowed SQLite: a 500)
 
 
-def _job_in(
-    body: JobCreate, settings: Settings, request: Request, who: Principal
-) -> dict[str, Any]:
-    job = body.model_dump(exclude_none=True, exclude={"async_"})
-    job["request_id"] = request_id_of(request)
-    job["owner"] = who.name if settings.auth_enabled else None
-    job["workspace_path"] = str(
-        inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
+def _job_in(body: JobCreate, settings: Settings, request: Request, who: Principal) -> JobSubmission:
+    config = body.config.model_dump(exclude_none=True) if body.config is not None else {}
+    return JobSubmission(
+        workspace_path=str(
+            inside_roots(body.workspace_path, settings.workspace_roots, "workspace_path")
+        ),
+        job_id=body.job_id,
+        task_type=body.task_type,
+        scorer=body.scorer,
+        executor=body.executor or settings.executor,
+        config=config,
+        callback_url=body.callback_url,
+        request_id=request_id_of(request),
+        owner=who.name if settings.auth_enabled else None,
     )
-    job.setdefault("executor", settings.executor)
-    return job
 
 
-def _status_of(service: JobServicePort, job_id: str) -> dict[str, Any]:
+def _status_of(service: JobServicePort, job_id: str) -> JobStatusView:
     return service.get(job_id, result=False)
 
 
-async def _status_for(service: JobServicePort, job_id: str, who: Principal) -> dict[str, Any]:
+async def _status_for(service: JobServicePort, job_id: str, who: Principal) -> JobStatusView:
     """The job's status if ``who`` may see it (404 for another key's job otherwise)."""
     return visible(await read(_status_of, service, job_id), who)
 
@@ -101,12 +106,13 @@ async def submit_job(
             partial(service.submit, privileged=who.allows("admin")),
             _job_in(body, settings, request, who),
         )
+        seen: JobStatusView = job
         if not body.async_:
-            job = await run_in_threadpool(service.wait, job["job_id"], settings.sync_wait_seconds)
-        if job["status"] in TERMINAL:
-            return 200, job
+            seen = await run_in_threadpool(service.wait, job.job_id, settings.sync_wait_seconds)
+        if seen.terminal:
+            return 200, job_json(seen)
         message = "Job submitted for async processing" if body.async_ else "Job still running"
-        return 202, {**job, "message": message, "status_url": _status_url(job["job_id"])}
+        return 202, {**job_json(seen), "message": message, "status_url": _status_url(job.job_id)}
 
     return await idempotent(request, service, f"{who.name}:jobs", body, run)
 
@@ -125,13 +131,13 @@ async def submit_batch(
 
     async def run() -> tuple[int, dict[str, Any]]:
         jobs = [_job_in(item, settings, request, who) for item in body.jobs]
-        data = await run_in_threadpool(
+        batch = await run_in_threadpool(
             service.submit_batch,
             jobs,
             max_parallel=body.max_parallel,
             privileged=who.allows("admin"),
         )
-        return 202, data
+        return 202, batch_json(batch)
 
     return await idempotent(request, service, f"{who.name}:jobs/batch", body, run)
 
@@ -142,19 +148,32 @@ async def batch_status(
 ) -> Response:
     """One entry per id, in order; an unknown (or unseen) id is an entry ``not_found``."""
     service = require(runtime.service)
-    jobs = [await _status_or_missing(service, job_id, who) for job_id in body.job_ids]
-    if not body.include_progress:
-        jobs = [{k: v for k, v in j.items() if k != "progress"} for j in jobs]
-    return ok(request, {"jobs": jobs, "summary": batch_summary(jobs)})
+    found = [await _status_or_missing(service, job_id, who) for job_id in body.job_ids]
+    jobs = [_batch_entry(job_id, job, body.include_progress) for job_id, job in found]
+    states = [None if isinstance(j, ResourceNotFound) else j.status for _, j in found]
+    summary = batch_summary(states)
+    return ok(request, {"jobs": jobs, "summary": summary})
 
 
 async def _status_or_missing(
     service: JobServicePort, job_id: str, who: Principal
-) -> dict[str, Any]:
+) -> tuple[str, JobStatusView | ResourceNotFound]:
+    """The job, or the error saying why there is none."""
     try:
-        return await _status_for(service, job_id, who)
+        return job_id, await _status_for(service, job_id, who)
     except ResourceNotFound as exc:
-        return {"job_id": job_id, "status": NOT_FOUND, "error": exc.to_dict()}
+        return job_id, exc
+
+
+def _batch_entry(
+    job_id: str, job: JobStatusView | ResourceNotFound, progress: bool
+) -> dict[str, Any]:
+    if isinstance(job, ResourceNotFound):
+        return {"job_id": job_id, "status": NOT_FOUND, "error": job.to_dict()}
+    out = job_json(job)
+    if not progress:
+        del out["progress"]
+    return out
 
 
 @router.delete("/batch", response_model=Envelope[BatchCancelled], summary="Cancel jobs")
@@ -167,7 +186,9 @@ async def cancel_batch(
     for job_id in body.job_ids:
         try:
             await _status_for(service, job_id, who)  # another key's job: not found to a submitter
-            cancelled.append(await run_in_threadpool(service.cancel, job_id, body.reason))
+            cancelled.append(
+                cancelled_json(await run_in_threadpool(service.cancel, job_id, body.reason))
+            )
         except (Conflict, ResourceNotFound) as exc:
             failed.append({"job_id": job_id, "error": exc.to_dict()})
     data = {
@@ -197,7 +218,8 @@ async def list_jobs(
     jobs, total = await run_in_threadpool(
         service.list, **filters, sort=sort, order=order, limit=limit, offset=offset
     )
-    return ok(request, {"jobs": jobs, "pagination": pagination(total, limit, offset)})
+    data = {"jobs": [job_json(j) for j in jobs], "pagination": pagination(total, limit, offset)}
+    return ok(request, data)
 
 
 @router.get("/{job_id}/status", response_model=Envelope[JobStatusPublic], summary="Job status")
@@ -205,7 +227,7 @@ async def job_status(
     request: Request, runtime: RuntimeDep, who: Reader, job_id: JobIdPath
 ) -> Response:
     service = require(runtime.service)
-    return ok(request, await _status_for(service, job_id, who))
+    return ok(request, job_json(await _status_for(service, job_id, who)))
 
 
 @router.get("/{job_id}/result", response_model=Envelope[JobResultPublic], summary="Job result")
@@ -220,20 +242,22 @@ async def job_result(
     """409 CONFLICT while the job has not finished."""
     service = require(runtime.service)
     job = visible(await run_in_threadpool(service.get, job_id), who)
-    if job["status"] not in TERMINAL:
+    status = job.status.value
+    if not job.terminal:
         raise Conflict(
-            f"job {job_id} is {job['status']}; its result exists once it has finished",
+            f"job {job_id} is {status}; its result exists once it has finished",
             field="job_id",
-            details={"status": job["status"], "status_url": _status_url(job_id)},
+            details={"status": status, "status_url": _status_url(job_id)},
         )
-    result = dict(job.get("result") or {}) or None  # null: the job never scored
+    result = dict(job.result or {}) or None  # null: the job never scored
     if result is not None and not include_artifacts:
         result.pop("artifacts", None)
-    data: dict[str, Any] = {"job_id": job_id, "status": job["status"], "result": result}
+    data: dict[str, Any] = {"job_id": job_id, "status": status, "result": result}
     if include_logs:
-        data["logs"], _total = await run_in_threadpool(
+        logs, _total = await run_in_threadpool(
             service.logs, job_id, level=None, since=None, tail=None
         )
+        data["logs"] = [log_json(e) for e in logs]
     return ok(request, data)
 
 
@@ -300,7 +324,10 @@ async def job_logs(
 ) -> Response:
     service = require(runtime.service)
     await _status_for(service, job_id, who)
-    logs, total = await run_in_threadpool(service.logs, job_id, level=level, since=since, tail=tail)
+    entries, total = await run_in_threadpool(
+        service.logs, job_id, level=level, since=since, tail=tail
+    )
+    logs = [log_json(e) for e in entries]
     if not follow:
         data = {"job_id": job_id, "logs": logs, "total_lines": total, "has_more": len(logs) < total}
         return ok(request, data)
@@ -323,17 +350,17 @@ async def _follow(
     last = None
     for entry in first:
         yield _line(entry, sse)
-        last = entry.get("timestamp")
+        last = entry["timestamp"]
     while True:
-        job = await read(_status_of, service, job_id)
+        job: JobStatusView = await read(_status_of, service, job_id)
         fresh, _total = await run_in_threadpool(
             service.logs, job_id, level=level, since=last, tail=None
         )
-        for entry in fresh:
-            yield _line(entry, sse)
-            last = entry.get("timestamp")
-        if job["status"] in TERMINAL:
-            yield _line({"job_id": job_id, "status": job["status"]}, sse, "end")
+        for line in map(log_json, fresh):
+            yield _line(line, sse)
+            last = line["timestamp"]
+        if job.terminal:
+            yield _line({"job_id": job_id, "status": job.status.value}, sse, "end")
             return
         await asyncio.sleep(FOLLOW_POLL)
 
@@ -346,4 +373,4 @@ async def cancel_job(
     service = require(runtime.service)
     await _status_for(service, job_id, who)
     job = await run_in_threadpool(service.cancel, job_id, "User requested cancellation")
-    return ok(request, job)
+    return ok(request, cancelled_json(job))

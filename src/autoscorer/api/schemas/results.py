@@ -8,22 +8,20 @@ per-class tables) and ``artifacts`` (artifact names).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from autoscorer.api.schemas.common import ErrorPublic, Public
+from autoscorer.jobs.records import JobStatus
 
-
-class JobState(StrEnum):
-    """A job's state; completed, failed and cancelled are final."""
-
-    SUBMITTED = "submitted"
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+if TYPE_CHECKING:
+    JobState = JobStatus
+else:
+    # JobStatus under the name the published OpenAPI document (and the clients generated
+    # from it) gives the schema; its members are JobStatus's, not a second list of states
+    JobState = StrEnum("JobState", [(s.name, s.value) for s in JobStatus], module=__name__)
+    JobState.__doc__ = "A job's state; completed, failed and cancelled are final."
 
 
 class SummaryPublic(Public):

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from autoscorer.jobs.records import JobStatusView
 from autoscorer.workspace.models import Meta
 
 SCORE_QUEUE = "score"  # score-only jobs: short, never wait behind a sandbox run
+
+
+def task_id(job_id: str, attempts: int) -> str:
+    """One message id per delivery attempt, so a revoke names them all."""
+    return f"{job_id}#{attempts}"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a queue carries for one job: its id, the routing key, and the attempt it is for.
+    Built from the job record at the queue boundary; a worker gets the id only and reads
+    the job from the store (its claim decides whether it runs)."""
+
+    job_id: str
+    queue: str
+    attempts: int = 0
+
+    @classmethod
+    def of(cls, job: JobStatusView, default_queue: str) -> Delivery:
+        return cls(job.job_id, job.queue or default_queue, job.attempts)
+
+    @property
+    def task_id(self) -> str:
+        return task_id(self.job_id, self.attempts)
 
 
 def queue_name(meta: Meta | None, executor: str, config: dict[str, Any]) -> str:
@@ -27,8 +53,8 @@ class JobQueue:
     def start(self) -> None:
         """Begin consuming (for backends that run jobs in this process)."""
 
-    def enqueue(self, job: dict[str, Any]) -> None:
-        """Deliver ``job['job_id']`` to a worker on ``job['queue']``."""
+    def enqueue(self, job: JobStatusView) -> None:
+        """Deliver the job to a worker on its queue (see :class:`Delivery`)."""
         raise NotImplementedError
 
     def cancel(self, job_id: str, reason: str) -> None:

@@ -7,15 +7,11 @@ from typing import Any
 
 from celery import Celery
 
-from autoscorer.jobs.queues.base import JobQueue
+from autoscorer.jobs.queues.base import SCORE_QUEUE, Delivery, JobQueue, task_id
+from autoscorer.jobs.records import JobStatusView
 from autoscorer.settings import Settings
 
 log = logging.getLogger("autoscorer.jobs.celery")
-
-
-def task_id(job: dict[str, Any]) -> str:
-    """One message id per delivery attempt, so a revoke names them all."""
-    return f"{job['job_id']}#{job.get('attempts', 0)}"
 
 
 class CeleryQueue(JobQueue):
@@ -30,18 +26,17 @@ class CeleryQueue(JobQueue):
 
         return cls(make_app(settings))
 
-    def enqueue(self, job: dict[str, Any]) -> None:
+    def enqueue(self, job: JobStatusView) -> None:
         from autoscorer.jobs.queues.celery_app import TASK
 
-        queue = job.get("queue") or "score"
-        self.app.send_task(TASK, args=[job["job_id"]], queue=queue, task_id=task_id(job))
+        sent = Delivery.of(job, SCORE_QUEUE)
+        # the message is the job id alone, as workers of earlier releases expect it
+        self.app.send_task(TASK, args=[sent.job_id], queue=sent.queue, task_id=sent.task_id)
 
     def cancel(self, job_id: str, reason: str) -> None:
         """Revoke undelivered messages; a running job stops on its next heartbeat."""
         try:
-            job = {"job_id": job_id}
-            ids = [task_id({**job, "attempts": n}) for n in range(0, 4)]
-            self.app.control.revoke(ids)
+            self.app.control.revoke([task_id(job_id, n) for n in range(0, 4)])
         except Exception as exc:  # revoke is an optimisation; the claim guard is the rule
             log.warning("revoking %s failed: %s", job_id, exc)
 

@@ -14,7 +14,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from autoscorer.jobs.queues.base import JobQueue
+from autoscorer.jobs.queues.base import Delivery, JobQueue
+from autoscorer.jobs.records import JobStatusView
 from autoscorer.jobs.runner import JobRunner, Outcome
 
 log = logging.getLogger("autoscorer.jobs.inprocess")
@@ -27,7 +28,7 @@ class InProcessQueue(JobQueue):
     def __init__(self, runner: JobRunner, concurrency: int = 2) -> None:
         self.runner, self.concurrency = runner, concurrency
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._parked: deque[tuple[str, str]] = deque()
+        self._parked: deque[Delivery] = deque()
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._ticker = threading.Thread(target=self._tick, name="inprocess-park", daemon=True)
@@ -36,8 +37,8 @@ class InProcessQueue(JobQueue):
         if not self._ticker.is_alive():
             self._ticker.start()
 
-    def enqueue(self, job: dict[str, Any]) -> None:
-        self._submit(job["job_id"], job.get("queue") or "default")
+    def enqueue(self, job: JobStatusView) -> None:
+        self._submit(Delivery.of(job, "default"))
 
     def cancel(self, job_id: str, reason: str) -> None:
         self.runner.cancel_local(job_id, reason)
@@ -55,34 +56,35 @@ class InProcessQueue(JobQueue):
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "concurrency": self.concurrency, "lanes": list(self._pools)}
 
-    def _submit(self, job_id: str, lane: str) -> None:
+    def _submit(self, sent: Delivery) -> None:
         if self._closed.is_set():
             return  # still queued in the store: the next start picks it up
+        lane = sent.queue
         with self._lock:
             pool = self._pools.get(lane)
             if pool is None:
                 pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"job-{lane}")
                 self._pools[lane] = pool
         with contextlib.suppress(RuntimeError):  # shut down between the check and here
-            pool.submit(self._run, job_id, lane)
+            pool.submit(self._run, sent)
 
-    def _run(self, job_id: str, lane: str) -> None:
+    def _run(self, sent: Delivery) -> None:
         try:
-            outcome = self.runner.run(job_id)
+            outcome = self.runner.run(sent.job_id)
         except Exception:  # a store outage: the reaper or a restart picks it up again
-            log.exception("running job %s failed", job_id)
+            log.exception("running job %s failed", sent.job_id)
             return
         if outcome is Outcome.BUSY:
             with self._lock:
-                self._parked.append((job_id, lane))
+                self._parked.append(sent)
         elif outcome is Outcome.DONE:
             self._unpark(self.concurrency)
 
     def _unpark(self, n: int) -> None:
         with self._lock:
             batch = [self._parked.popleft() for _ in range(min(n, len(self._parked)))]
-        for job_id, lane in batch:
-            self._submit(job_id, lane)
+        for sent in batch:
+            self._submit(sent)
 
     def _tick(self) -> None:
         while not self._closed.wait(PARK_RETRY):
