@@ -112,6 +112,7 @@ class FakeCluster:
     events: list[str] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
     bookmark_every: float = 1.0  # seconds between BOOKMARK events of a watch
+    watch_cap: float | None = None  # seconds after which any watch ends (None: timeoutSeconds)
 
     def __post_init__(self) -> None:
         self.store = Store()
@@ -264,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         if resource not in ("jobs", "pods"):
             raise ApiError(405, "MethodNotAllowed", f"watch {resource} is not served by the fake")
         query = parse_qs(urlparse(self.path).query)
-        WatchStream(self, c.store, resource, query, c.bookmark_every).serve()
+        WatchStream(self, c.store, resource, query, c.bookmark_every, c.watch_cap).serve()
 
     def _post(self, group: str, resource: str, ns: str, name: str | None, verb: str) -> Any:
         c = self.cluster

@@ -63,7 +63,9 @@ class Store:
             changes = [(k, "ADDED" if k not in self.objects else "MODIFIED", obj)
                        for k, obj in current.items()
                        if k not in self.objects or self.objects[k][1] != obj]  # fmt: skip
-            changes += [(k, "DELETED", self.objects[k][1]) for k in self.objects if k not in current]
+            changes += [
+                (k, "DELETED", self.objects[k][1]) for k in self.objects if k not in current
+            ]
             for key, kind, obj in changes:
                 self.rv += 1
                 if len(self.history) == self.history.maxlen:
@@ -147,11 +149,11 @@ class WatchStream:
     """One watch request, served on ``handler``'s connection to its end."""
 
     def __init__(self, handler: Any, store: Store, resource: str, query: dict[str, list[str]],
-                 bookmark_every: float) -> None:  # fmt: skip
+                 bookmark_every: float, cap: float | None = None) -> None:  # fmt: skip
         self.h, self.store, self.resource, self.query = handler, store, resource, query
         self.match = selector(query)
         self.bookmarks = query.get("allowWatchBookmarks", ["false"])[0].lower() == "true"
-        self.every = bookmark_every
+        self.every, self.cap = bookmark_every, cap  # cap: a proxy that ends streams sooner
         self.watch = _Watch(handler.connection)
 
     def serve(self) -> None:
@@ -178,6 +180,7 @@ class WatchStream:
     def _stream(self) -> bool:
         """Send events until timeoutSeconds; False when the connection was dropped."""
         timeout = float(self.query.get("timeoutSeconds", ["1800"])[0])
+        timeout = timeout if self.cap is None else min(timeout, self.cap)
         deadline, next_mark = time.monotonic() + timeout, time.monotonic() + self.every
         pos = self._start()
         if pos is None:

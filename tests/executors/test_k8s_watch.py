@@ -38,7 +38,9 @@ def fake(tmp_path: Path) -> Iterator[FakeApiServer]:
         yield server
 
 
-def run(fake: FakeApiServer, root: Path, logs: list[str] | None = None, **config: Any) -> RunOutcome:
+def run(
+    fake: FakeApiServer, root: Path, logs: list[str] | None = None, **config: Any
+) -> RunOutcome:
     options = {"poll_interval": 5.0, "termination_grace_seconds": 1, **config}
     ex = get_executor("kubernetes", host=fake.url, workspace_root=str(root.parent), **options)
     assert isinstance(ex, KubernetesExecutor)
@@ -82,8 +84,8 @@ def test_the_pod_transitions_arrive_by_watch_without_polling(
     outcome = run(fake, workspace(python("import time; time.sleep(0.3)\n" + SOLVE)))
     assert outcome.error is None, outcome.error
     assert seen[0] == "Pending" and seen[-1] == "terminated"
-    assert ["waiting", "running", "terminated"] == [s for i, s in enumerate(seen)
-                                                    if s != "Pending" and s not in seen[:i]]  # fmt: skip
+    distinct = [s for i, s in enumerate(seen) if s != "Pending" and s not in seen[:i]]
+    assert distinct == ["waiting", "running", "terminated"]
     assert count(fake, "watch", "jobs") == 1 and count(fake, "watch", "pods") == 1
     assert not POLLING & set(fake.cluster.calls), fake.cluster.calls
     time.sleep(0.1)
@@ -124,26 +126,35 @@ def test_the_watch_is_resumed_after_its_timeout_seconds(
     fake: FakeApiServer, workspace: WsFactory
 ) -> None:
     fake.cluster.bookmark_every = 0.3
-    outcome = run(fake, workspace(python("import time; time.sleep(2.5)\n" + SOLVE)), watch_timeout=1)
+    outcome = run(
+        fake, workspace(python("import time; time.sleep(2.5)\n" + SOLVE)), watch_timeout=1
+    )
     assert outcome.error is None, outcome.error
     assert count(fake, "watch", "pods") >= 3 and count(fake, "watch", "jobs") >= 3
     assert not POLLING & set(fake.cluster.calls)
 
 
-def test_a_role_without_watch_falls_back_to_polling(
-    fake: FakeApiServer, workspace: WsFactory
+@pytest.mark.parametrize("broken", ["role-without-watch", "watch-ends-at-once"])
+def test_a_watch_that_cannot_work_falls_back_to_polling(
+    fake: FakeApiServer, workspace: WsFactory, broken: str
 ) -> None:
-    fake.cluster.rules = [
-        {**r, "verbs": [v for v in r["verbs"] if v != "watch"]} for r in role_rules()
-    ]
+    """A Role without ``watch`` (403 at once), or a server (a proxy) that ends every watch
+    at once, three times: the executor polls instead and says so in the job's log."""
+    if broken == "role-without-watch":
+        fake.cluster.rules = [
+            {**r, "verbs": [v for v in r["verbs"] if v != "watch"]} for r in role_rules()
+        ]
+    else:
+        fake.cluster.watch_cap = 0.0
     logs: list[str] = []
-    outcome = run(fake, workspace(python(SOLVE)), logs, poll_interval=0.05)
+    outcome = run(fake, workspace(python("import time; time.sleep(0.5)\n" + SOLVE)), logs,
+                  poll_interval=0.05)  # fmt: skip
     assert outcome.error is None, outcome.error
-    assert ("", "pods", "watch") in fake.cluster.denied or ("batch", "jobs", "watch") in (
-        fake.cluster.denied
-    )
+    denied = {(g, r) for g, r, verb in fake.cluster.denied if verb == "watch"}
+    assert bool(denied) == (broken == "role-without-watch")
     assert any("WARNING watching the" in m and "polling every 0.05 s" in m for m in logs), logs
-    assert count(fake, "get", "jobs") >= 1 and count(fake, "list", "pods") >= 1
+    assert count(fake, "get", "jobs") >= 3 and count(fake, "list", "pods") >= 3
+    assert count(fake, "watch", "pods") + count(fake, "watch", "jobs") <= 6
 
 
 def test_a_finished_container_is_noticed_within_200_ms(

@@ -8,10 +8,11 @@ ADDED/MODIFIED/DELETED, BOOKMARK to move the version on). A watch the server
 ends (its ``timeoutSeconds``) or a dropped connection is resumed from the last
 version; ``410 Gone`` (the version was compacted) means list again, then watch
 from the list's version. After ``WATCH_FAILURES`` failed attempts in a row
-(or at once on 401/403/404/405: no ``watch`` in the Role, no watch served) the
-follower gives up and says why; the sandbox then polls. Every request has a
-read timeout, and :meth:`Follower.stop` shuts the open streams and joins the
-threads, so none outlives the run.
+(or at once on 401/403/404/405: no ``watch`` in the Role, no watch served; a
+watch that ends at once with nothing counts as failed) the follower gives up and
+says why; the sandbox then polls. Every request has a read timeout, and
+:meth:`Follower.stop` shuts the open streams and joins the threads, so none
+outlives the run.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ WATCH_FAILURES = 3  # failed attempts in a row (nothing received) before polling
 RETRY_PAUSE = 0.2  # seconds, times the failures before it (the first retry is immediate)
 JOIN_SECONDS = 2.0
 _FINAL = (401, 403, 404, 405)  # retrying a watch will not help: poll
+QUICK_END = 1.0  # a watch that ends sooner with nothing new counts as a failed attempt
 
 
 class _Expired(Exception):
@@ -119,35 +121,42 @@ class Follower:
             if thread.is_alive() and thread is not threading.current_thread():
                 thread.join(JOIN_SECONDS)
 
-    def alive(self) -> list[str]:
-        return [t.name for t in self._threads if t.is_alive()]
-
     # -- one thread per kind --
     def _follow(self, kind: _Kind, version: str | None) -> None:
         failures = 0
         while not self._stop.is_set() and self.failed is None:
+            began, start, error = time.monotonic(), version, None
             try:
-                if version is None:
-                    version = self._relist(kind)
+                start = version = version or self._relist(kind)
                 version = self._watch(kind, version)
-                failures = 0
             except _Expired:
-                version = None
+                version = None  # list again
+                continue
             except Exception as exc:  # refused, reset, read timeout, broken chunk, HTTP error
-                if self._stop.is_set():
-                    return
-                latest = self._versions.pop(kind.name, None) if version is not None else None
-                # a stream that brought events before it broke starts the count again
-                failures = 1 if latest not in (None, version) else failures + 1
-                version = latest or version
-                if isinstance(exc, ApiException) and exc.status in _FINAL:
-                    failures = WATCH_FAILURES
-                if failures >= WATCH_FAILURES:
-                    self._give_up(kind, exc)
-                    return
-                self._stop.wait(RETRY_PAUSE * (failures - 1))
+                if isinstance(exc, ApiException) and exc.status == 410:
+                    version = None
+                    continue
+                error, version = exc, self._versions.get(kind.name) or version
+            if self._stop.is_set():
+                return
+            progressed = version != start
+            if error is None and (progressed or time.monotonic() - began >= QUICK_END):
+                failures = 0  # the server ended it (timeoutSeconds): resume
+                continue
+            # a stream that brought events before it broke starts the count again
+            failures = self._failed_attempt(kind, error, 1 if progressed else failures + 1)
+            self._stop.wait(RETRY_PAUSE * (failures - 1))
+
+    def _failed_attempt(self, kind: _Kind, error: Exception | None, failures: int) -> int:
+        """Count one failed attempt; give up (the sandbox polls) when it is one too many."""
+        if isinstance(error, ApiException) and error.status in _FINAL:
+            failures = WATCH_FAILURES
+        if failures >= WATCH_FAILURES:
+            self._give_up(kind, error or RuntimeError("the server ends every watch at once"))
+        return failures
 
     def _relist(self, kind: _Kind) -> str:
+        self._versions.pop(kind.name, None)
         found = kind.list_fn(self.namespace, **kind.selector, _request_timeout=API_TIMEOUT)
         self._update(kind.name, found.items[0] if found.items else None)
         return str(found.metadata.resource_version)
@@ -182,8 +191,8 @@ class Follower:
             raise ApiException(status=raw.get("code") or 500, reason=raw.get("message"))
         version = (raw.get("metadata") or {}).get("resourceVersion")
         if kind_of in ("ADDED", "MODIFIED"):
-            self._update(kind.name, self.api.deserialize(json.dumps(raw), kind.model,
-                                                         "application/json"))  # fmt: skip
+            obj = self.api.deserialize(json.dumps(raw), kind.model, "application/json")
+            self._update(kind.name, obj)
         elif kind_of == "DELETED":
             self._update(kind.name, None)
         return str(version) if version else None
@@ -200,6 +209,8 @@ class Follower:
 
     def _give_up(self, kind: _Kind, exc: Exception) -> None:
         with self._cond:
+            if self.failed is not None or self._stop.is_set():
+                return
             self.failed = f"watching the {kind.name} failed: {type(exc).__name__}: {exc}"
             self._cond.notify_all()
         self._close_streams()

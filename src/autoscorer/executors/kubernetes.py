@@ -37,13 +37,13 @@ from autoscorer.errors import (
     WorkspaceInvalid,
 )
 from autoscorer.executors.base import Executor, Middleware, Run, RunSpec
+from autoscorer.executors.k8s_grant import grant_group_writable
 from autoscorer.executors.k8s_manifests import (
     PodSettings,
     deny_all_policy,
     job_manifest,
     job_name,
 )
-from autoscorer.executors.k8s_grant import grant_group_writable
 from autoscorer.executors.k8s_sandbox import KubernetesSandbox
 from autoscorer.executors.k8s_watch import API_TIMEOUT
 
