@@ -154,8 +154,9 @@ class KubernetesSandbox(_Sandbox):
         if not self.running and st.has_started(cs):
             self.running = True
             self._ready.set()
-            # it started after the pod's previous state; startedAt (whole seconds) says when
-            ago = min(st.seconds_since_start(cs), snap.pod_at - snap.pod_prev_at)
+            # it started after the pod's previous state arrived, and at least as long before
+            # this one arrived as startedAt proves (whole seconds: up to 1 s less than it says)
+            ago = min(st.seconds_since_start(cs) - 1.0, snap.pod_at - snap.pod_prev_at)
             self.run.started = snap.pod_at - max(0.0, ago)
             self.run.log("INFO", f"container started after {self._startup_seconds():.1f} s")
         lost = st.disruption_error(pod, vanished and self.running)
