@@ -66,6 +66,8 @@ SECTIONS: dict[str, dict[str, str]] = {
         "k8s.image_pull_secrets": "k8s_image_pull_secrets",
         "k8s.node_selector": "k8s_node_selector",
         "k8s.poll_interval": "k8s_poll_interval",
+        "k8s.watch": "k8s_watch",
+        "k8s.watch_timeout": "k8s_watch_timeout",
     },
     "database": {"url": "database_url"},
     "queue": {
@@ -236,7 +238,13 @@ class Settings(BaseSettings):
     k8s_service_account: str | None = None
     k8s_image_pull_secrets: StrList = Field(default_factory=list)
     k8s_node_selector: dict[str, str] = Field(default_factory=dict)
-    k8s_poll_interval: float = Field(1.0, gt=0)
+    k8s_poll_interval: float = Field(
+        1.0, gt=0, description="Seconds between reads when the Job is polled instead of watched"
+    )
+    k8s_watch: bool = Field(True, description="Follow the Job and pod with the watch API")
+    k8s_watch_timeout: int = Field(
+        300, ge=1, description="timeoutSeconds of one watch request; it is then resumed"
+    )
     workspace_roots: StrList = Field(default_factory=_default_workspace_roots)
     scorer_roots: StrList = Field(default_factory=lambda: [os.getcwd()])
     api_scorer_loading: bool = Field(

@@ -11,13 +11,17 @@ where the Kubernetes executor depends on it.
 - pods are played by ``k8s_fake_pod`` (real processes, Job controller conditions); a pod
   template that breaks the ``restricted`` Pod Security profile gets no pod (``k8s_fake_psa``);
 - the log endpoint answers 400 while the container is waiting, and streams the real
-  process output with ``follow=true``.
+  process output with ``follow=true``;
+- every change of a Job or pod gets the next cluster-wide ``resourceVersion`` and is
+  served to watches as it happens (``k8s_fake_watch``: 410 for a compacted version,
+  ``timeoutSeconds``, bookmarks, connections that can be cut mid-stream).
 
-No cluster is involved. Watches are not served (the executor polls).
+No cluster is involved.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import tempfile
@@ -33,6 +37,7 @@ import kubernetes_validate
 import yaml
 from k8s_fake_pod import Controller, FakeJob, FakePod, Node, Scenario
 from k8s_fake_proc import ProcessRunner, cleanup
+from k8s_fake_watch import PublishingLock, Store, WatchStream, selector
 
 ROOT = Path(__file__).resolve().parents[2]
 RBAC = ROOT / "deploy" / "k8s" / "rbac.yaml"
@@ -102,12 +107,16 @@ class FakeCluster:
     policies: list[dict[str, Any]] = field(default_factory=list)
     deletions: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (verb, resource) authorised
     denied: list[tuple[str, str, str]] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
     nodes: list[Node] = field(default_factory=list)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    bookmark_every: float = 1.0  # seconds between BOOKMARK events of a watch
+    watch_cap: float | None = None  # seconds after which any watch ends (None: timeoutSeconds)
 
     def __post_init__(self) -> None:
+        self.store = Store()
+        self.lock = PublishingLock(self.publish)
         self.scratch = Path(tempfile.mkdtemp(prefix="k8s-fake-"))
         self.runner = ProcessRunner(self.pvc_root, self.scratch)
         self.controller = Controller(self)
@@ -123,6 +132,14 @@ class FakeCluster:
             msg = f'{resource} is forbidden: User "{who}" cannot {verb} resource "{resource}" '
             msg += f'in API group "{group}" in the namespace "{namespace}"'
             raise ApiError(403, "Forbidden", msg)
+        self.calls.append((verb, resource))
+
+    def publish(self) -> None:
+        """Every Job and pod as the API shows them, into the store (new versions, events)."""
+        current = {("jobs", n): {**j.manifest, "status": j.status()}
+                   for n, j in self.jobs.items() if not j.deleted}  # fmt: skip
+        current |= {("pods", p.name): p.to_json(self.namespace) for p in self.pods()}
+        self.store.publish(copy.deepcopy(current))  # a copy: the fake mutates lists in place
 
     def create_job(self, body: dict[str, Any]) -> None:
         name = body["metadata"]["name"]
@@ -155,9 +172,10 @@ class FakeCluster:
 
     def shutdown(self) -> None:
         for node in self.nodes:
-            if node.pod.deleted_at is None:
-                node.pod.deleted_at = time.time()
+            with self.lock:
+                node.pod.deleted_at = node.pod.deleted_at or time.time()
             self.controller.terminate(node.pod)
+        self.store.drop_watches()
         cleanup(self.scratch)
 
 
@@ -181,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
         for pattern, group, resource in _ROUTES:
             if m := pattern.match(url.path):
                 ns, name = m.group(1), m.group(2)
-                watch = parse_qs(url.query).get("watch", ["false"])[0] == "true"
+                watch = parse_qs(url.query).get("watch", ["false"])[0].lower() in ("true", "1")
                 verb = {"POST": "create", "DELETE": "delete"}.get(method) or (
                     "watch" if watch else ("get" if name else "list")
                 )
@@ -201,6 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
             route = self._route(method)
             if route[1] == "pods/log":
                 self._log(route[3] or "")
+                return
+            if route[4] == "watch":
+                self._watch(route[1], route[2])
                 return
             with c.lock:
                 code, body = getattr(self, f"_{method.lower()}")(*route)
@@ -226,16 +247,25 @@ class _Handler(BaseHTTPRequestHandler):
         if ns != c.namespace:
             raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
         if resource == "jobs" and name:
-            job = c.jobs.get(name)
-            if job is None or job.deleted:
+            job = c.store.get(("jobs", name))
+            if job is None:
                 raise ApiError(404, "NotFound", f'jobs.batch "{name}" not found')
-            return 200, {**job.manifest, "status": job.status()}
-        if resource == "pods" and not name:
-            query = parse_qs(urlparse(self.path).query).get("labelSelector", [""])[0]
-            key, _, value = query.partition("=")
-            items = [p.to_json(ns) for p in c.pods() if p.labels.get(key) == value]
-            return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
+            return 200, job
+        if resource in ("jobs", "pods") and not name:
+            items = c.store.items(resource, selector(parse_qs(urlparse(self.path).query)))
+            kind = {"jobs": ("batch/v1", "JobList"), "pods": ("v1", "PodList")}[resource]
+            meta = {"resourceVersion": str(c.store.rv)}
+            return 200, {"kind": kind[1], "apiVersion": kind[0], "metadata": meta, "items": items}
         raise ApiError(405, "MethodNotAllowed", f"{verb} {resource} is not served by the fake")
+
+    def _watch(self, resource: str, ns: str) -> None:
+        c = self.cluster
+        if ns != c.namespace:
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
+        if resource not in ("jobs", "pods"):
+            raise ApiError(405, "MethodNotAllowed", f"watch {resource} is not served by the fake")
+        query = parse_qs(urlparse(self.path).query)
+        WatchStream(self, c.store, resource, query, c.bookmark_every, c.watch_cap).serve()
 
     def _post(self, group: str, resource: str, ns: str, name: str | None, verb: str) -> Any:
         c = self.cluster
@@ -245,7 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
         validate(body, ns)
         if resource == "jobs":
             c.create_job(body)
-            return 201, body
+            c.publish()
+            return 201, c.store.get(("jobs", body["metadata"]["name"]))
         if any(p["metadata"]["name"] == body["metadata"]["name"] for p in c.policies):
             raise ApiError(409, "AlreadyExists", "networkpolicies already exists")
         c.policies.append(body)

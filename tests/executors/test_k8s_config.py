@@ -67,7 +67,7 @@ def test_every_k8s_setting_is_read() -> None:
         "k8s_termination_grace_seconds": 2, "k8s_run_as_user": 1000, "k8s_run_as_group": 1000,
         "k8s_fs_group": 2000, "k8s_service_account": "runner",
         "k8s_image_pull_secrets": ["reg"], "k8s_node_selector": {"gpu": "a100"},
-        "k8s_poll_interval": 0.5,
+        "k8s_poll_interval": 0.5, "k8s_watch": False, "k8s_watch_timeout": 60,
     }  # fmt: skip
     fields = {f for f in Settings.model_fields if f.startswith("k8s_")}
     assert fields - set(changed) == {"k8s_enabled"}  # read by the health probe (below)

@@ -35,6 +35,8 @@ class KubernetesOptions:
     fs_group: int
     service_account: str | None
     poll_interval: float
+    watch: bool
+    watch_timeout: int
     image_pull_secrets: list[str] = field(default_factory=list)
     node_selector: dict[str, str] = field(default_factory=dict)
 
@@ -62,6 +64,8 @@ class KubernetesOptions:
             fs_group=s.k8s_fs_group,
             service_account=s.k8s_service_account,
             poll_interval=s.k8s_poll_interval,
+            watch=s.k8s_watch,
+            watch_timeout=s.k8s_watch_timeout,
             image_pull_secrets=list(s.k8s_image_pull_secrets),
             node_selector=dict(s.k8s_node_selector),
         )

@@ -9,7 +9,10 @@ time before it (scheduling, image pull, volume) has its own ``startup_timeout``.
 Failures of the platform (unschedulable, evicted, preempted, node lost,
 container not creatable) end with system-fault codes, never blamed on the
 submission. The Job is deleted with background propagation after the run; the
-pod's ``terminationGracePeriodSeconds`` bounds how long it outlives that.
+pod's ``terminationGracePeriodSeconds`` bounds how long it outlives that. The Job
+and pod are followed with the watch API from the Job's creation version
+(:mod:`autoscorer.executors.k8s_watch`); polling every ``poll_interval`` is the
+fallback when the watch cannot be used (``watch=False``, no ``watch`` in the Role).
 
 Tested against a fake API server (tests/executors/k8s_fake.py) that validates
 objects against the Kubernetes OpenAPI schemas, enforces deploy/k8s/rbac.yaml
@@ -34,13 +37,15 @@ from autoscorer.errors import (
     WorkspaceInvalid,
 )
 from autoscorer.executors.base import Executor, Middleware, Run, RunSpec
+from autoscorer.executors.k8s_grant import grant_group_writable
 from autoscorer.executors.k8s_manifests import (
     PodSettings,
     deny_all_policy,
     job_manifest,
     job_name,
 )
-from autoscorer.executors.k8s_sandbox import API_TIMEOUT, KubernetesSandbox, grant_group_writable
+from autoscorer.executors.k8s_sandbox import KubernetesSandbox
+from autoscorer.executors.k8s_watch import API_TIMEOUT
 
 
 def _api_client(
@@ -85,6 +90,8 @@ class KubernetesExecutor(Executor):
         token: str | None = None,
         network_policy: bool = True,
         poll_interval: float = 1.0,
+        watch: bool = True,
+        watch_timeout: int = 300,
         api_client: k8s.ApiClient | None = None,
         middleware: list[Middleware] | None = None,
         **pod_settings: Any,
@@ -94,6 +101,7 @@ class KubernetesExecutor(Executor):
         self.workspace_root = Path(workspace_root).resolve()
         self.api = api_client or _api_client(host, kubeconfig, in_cluster, token)
         self.network_policy, self.poll_interval = network_policy, poll_interval
+        self.watch_timeout = int(watch_timeout) if watch else None
         self._policy_ready = False
 
     def subpath_root(self, spec: RunSpec) -> PurePosixPath:
@@ -137,7 +145,7 @@ class KubernetesExecutor(Executor):
         grant_group_writable(spec, self.settings.fs_group)
         try:
             self._ensure_policy()
-            k8s.BatchV1Api(self.api).create_namespaced_job(
+            created = k8s.BatchV1Api(self.api).create_namespaced_job(
                 self.settings.namespace,
                 body,  # type: ignore[arg-type]  # the client accepts plain dicts
                 _request_timeout=API_TIMEOUT,
@@ -153,7 +161,9 @@ class KubernetesExecutor(Executor):
             ) from exc
         name = body["metadata"]["name"]
         run.log("INFO", f"job {self.settings.namespace}/{name} created")
-        return KubernetesSandbox(self.api, name, run, self.settings, self.poll_interval)
+        return KubernetesSandbox(
+            self.api, created, run, self.settings, self.poll_interval, self.watch_timeout
+        )
 
     def health(self) -> dict[str, Any]:
         try:
