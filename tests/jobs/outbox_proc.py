@@ -13,6 +13,7 @@ import sys
 import time
 
 from autoscorer.jobs.factory import build_service
+from autoscorer.jobs.records import JobSubmission
 from autoscorer.jobs.service import JobService
 from autoscorer.settings import Settings
 
@@ -32,9 +33,9 @@ def service(db_url: str, root: str) -> JobService:
 
 def submit(db_url: str, root: str, ws: str, url: str) -> None:
     svc = service(db_url, root)
-    job = svc.submit({"workspace_path": ws, "callback_url": url})
-    svc.wait(job["job_id"], 60)
-    print(job["job_id"], flush=True)
+    job = svc.submit(JobSubmission(workspace_path=ws, callback_url=url))
+    svc.wait(job.job_id, 60)
+    print(job.job_id, flush=True)
     time.sleep(600)  # until killed
 
 

@@ -4,6 +4,7 @@ twice, and deliveries that survive a process killed with SIGKILL."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ from tests.ops.test_webhooks_notify import SECRET, Receiver
 from autoscorer.jobs.models import OutboxRow
 from autoscorer.jobs.outbox import DELIVERED, FAILED, PENDING, Backoff, Outbox
 from autoscorer.jobs.outbox_drain import Drainer
+from autoscorer.jobs.records import JobStatus, NewJob
 from autoscorer.jobs.store import JobStore
 
 KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -39,9 +41,8 @@ def store(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Job
 
 
 def _job(store: JobStore) -> str:
-    fields = {"job_id": unique("job"), "workspace_path": "/w", "executor": "local",
-              "queue": "score"}  # fmt: skip
-    return str(store.add(fields)["job_id"])
+    job = NewJob(job_id=unique("job"), workspace_path="/w", executor="local", queue="score")
+    return store.add(job).job_id
 
 
 def _event(job_id: str, status: str) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def test_failures_back_off_and_end_failed_after_max_attempts(store: JobStore) ->
     assert (row.state, row.attempts, row.last_error) == (FAILED, 3, "HTTP 500")
     assert row.lease_owner is None and row.settled_at is not None
     assert len(receiver.events) == 3
-    lines = [(x["level"], x["message"]) for x in store.logs(job)[0] if x["component"] == "webhook"]
+    lines = [(x.level, x.message) for x in store.logs(job)[0] if x.component == "webhook"]
     assert [level for level, _ in lines] == ["WARNING", "WARNING", "ERROR"]
     assert "attempt 1/3: HTTP 500" in lines[0][1] and "; retrying in 0.0" in lines[0][1]
     assert lines[2][1].endswith("; giving up")
@@ -156,7 +157,7 @@ def test_two_drainers_never_deliver_the_same_row_twice(store: JobStore) -> None:
         seen = [e["status"] for e in receiver.events if e["job_id"] == job]
         assert seen == ["queued", "running", "completed"]
     logs = [x for job in jobs for x in store.logs(job)[0]]
-    lines = [x["message"] for x in logs if x["component"] == "webhook"]
+    lines = [x.message for x in logs if x.component == "webhook"]
     assert len(lines) == 45 and all("attempt 1/8: HTTP 200" in m for m in lines)
 
 
@@ -237,12 +238,12 @@ def test_an_unusable_whsec_secret_sends_nothing_and_is_not_logged(
     uninstall = hooks.install(settings, store)
     job = _job(store)
     try:
-        record = {**store.get(job), "callback_url": "http://127.0.0.1:9/hook"}
-        events.publish(JobEvent(job, "queued", "submitted", record))
+        record = dataclasses.replace(store.get(job), callback_url="http://127.0.0.1:9/hook")
+        events.publish(JobEvent(job, JobStatus.QUEUED, JobStatus.SUBMITTED, record))
     finally:
         uninstall()
     assert _rows(store) == []
-    assert store.logs(job)[0][-1]["message"].endswith(NO_SECRET)
+    assert store.logs(job)[0][-1].message.endswith(NO_SECRET)
     assert "not usable" in caplog.text and bad not in caplog.text
 
 
@@ -260,7 +261,7 @@ def test_a_celery_workers_events_are_delivered_in_order(
                       brokers=brokers, worker_env=env, **hooks)  # fmt: skip
     try:
         job = b.service.submit(b.job(score_workspace(tmp_path), callback_url=receiver.url))
-        assert wait_terminal(b.service, job["job_id"], 60)["status"] == "completed"
+        assert wait_terminal(b.service, job.job_id, 60).status == "completed"
         wait_for(lambda: len(receiver.events) >= 3, 30, "three deliveries")
         time.sleep(1.5)  # a duplicate (one per listener a pool process inherited) would come now
         assert [e["status"] for e in receiver.events] == ["queued", "running", "completed"]

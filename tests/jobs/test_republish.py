@@ -22,6 +22,7 @@ from tests.jobs.helpers import (
 from tests.jobs.test_faults import _started_lines
 
 from autoscorer.jobs.reaper import Reaper
+from autoscorer.jobs.records import NewJob
 from autoscorer.jobs.service import prepare
 from autoscorer.jobs.store import JobStore
 
@@ -30,7 +31,7 @@ AGAIN = "published it again"
 
 
 def _republished(store: JobStore, job_id: str) -> int:
-    return sum(AGAIN in line["message"] for line in store.logs(job_id)[0])
+    return sum(AGAIN in line.message for line in store.logs(job_id)[0])
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -41,9 +42,9 @@ def test_a_queued_job_whose_message_was_lost_is_run_by_the_reaper(
                       brokers=brokers, requeue_after=1.0)  # fmt: skip
     try:
         job = prepare(b.job(score_workspace(tmp_path)), "local")
-        job_id = b.service.store.add(job, status="queued", log=True)["job_id"]  # never enqueued
+        job_id = b.service.store.add(job, status="queued", log=True).job_id  # never enqueued
         done = wait_terminal(b.service, job_id, 30)
-        assert done["status"] == "completed" and done["attempts"] == 1
+        assert done.status == "completed" and done.attempts == 1
         assert _republished(b.service.store, job_id) == 1
         assert _started_lines(b.service.store, [job_id]) == {job_id: 1}
     finally:
@@ -58,10 +59,10 @@ def test_a_job_republished_while_its_message_waits_still_runs_once(
     sleeper, marker = sleeper_workspace(tmp_path, 3)
     try:
         b.service.submit(b.job(sleeper))  # holds the lane's only thread for 3 s
-        job_id = b.service.submit(b.job(score_workspace(tmp_path)))["job_id"]  # behind it
+        job_id = b.service.submit(b.job(score_workspace(tmp_path))).job_id  # behind it
         wait_for(lambda: _republished(b.service.store, job_id), 10, "the re-publish")
         done = wait_terminal(b.service, job_id, 30)
-        assert done["status"] == "completed" and done["attempts"] == 1
+        assert done.status == "completed" and done.attempts == 1
         # two messages (the original and the re-published one), one run
         assert _started_lines(b.service.store, [job_id]) == {job_id: 1}
     finally:
@@ -74,10 +75,10 @@ def test_several_reapers_republish_a_job_once_per_period(kind: str, database_fac
     db = database_factory(kind)
     stores = [JobStore(db) for _ in range(3)]
     sent: list[str] = []
-    reapers = [Reaper(s, lambda job: sent.append(job["job_id"]), requeue_after=0.3)
+    reapers = [Reaper(s, lambda job: sent.append(job.job_id), requeue_after=0.3)
                for s in stores]  # fmt: skip
     try:
-        job = {"job_id": "stale", "workspace_path": "/w", "executor": "local", "queue": "score"}
+        job = NewJob(job_id="stale", workspace_path="/w", executor="local", queue="score")
         stores[0].add(job, status="queued")
         assert [r.republish() for r in reapers] == [[], [], []]  # not stale yet
         wait_for(lambda: reapers[0].republish() or reapers[1].republish(), 5, "a re-publish")
@@ -100,7 +101,7 @@ def test_a_message_deleted_from_redis_is_published_again(
     b = start_backend("redis", "sqlite", database_url=db, root=tmp_path, brokers=brokers,
                       workers=0, requeue_after=2.0)  # fmt: skip
     try:
-        job_id = b.service.submit(b.job(score_workspace(tmp_path)))["job_id"]
+        job_id = b.service.submit(b.job(score_workspace(tmp_path))).job_id
         client = redis.Redis.from_url(REDIS_URL)
         lost = [k for k in client.keys(f"{b.lane}*") if client.type(k) == b"list"]
         assert lost and client.delete(*lost) == len(lost)  # the broker lost the message
@@ -109,7 +110,7 @@ def test_a_message_deleted_from_redis_is_published_again(
         b.workers.append(worker)
         worker.wait_ready(b.service.queue.app)  # type: ignore[attr-defined]
         done = wait_terminal(b.service, job_id, 60)
-        assert done["status"] == "completed" and done["attempts"] == 1
+        assert done.status == "completed" and done.attempts == 1
         assert _republished(b.service.store, job_id) >= 1
         assert _started_lines(b.service.store, [job_id]) == {job_id: 1}
     finally:
