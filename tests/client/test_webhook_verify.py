@@ -21,6 +21,7 @@ import autoscorer_client
 from autoscorer.client import WebhookVerificationError, verify_webhook
 from autoscorer.jobs.outbox import Outbox
 from autoscorer.jobs.outbox_drain import Drainer
+from autoscorer.jobs.records import NewJob
 from autoscorer.jobs.store import JobStore
 from autoscorer.webhook_schemes import AUTOSCORER, BOTH, STANDARD, Scheme, sign_standard
 from autoscorer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDispatcher, sign
@@ -186,7 +187,7 @@ def _capture(tmp_path: Path, secret: str, scheme: Scheme) -> tuple[bytes, dict[s
     store = JobStore(f"sqlite:///{tmp_path / f'{scheme}.db'}")
     drainer = Drainer(Outbox(store), secret, scheme=scheme, poll=0.05)
     try:
-        store.add({"job_id": "j1", "workspace_path": "/w", "executor": "local"})
+        store.add(NewJob(job_id="j1", workspace_path="/w", executor="local"))
         Outbox(store).record("j1", f"http://127.0.0.1:{server.server_address[1]}/h", EVENT)
         drainer.start()
         deadline = time.monotonic() + 10
