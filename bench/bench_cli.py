@@ -60,7 +60,9 @@ def _children_cpu() -> float:
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-cli-pyc-")
-LIBRARIES = "import numpy, pyarrow.csv, typer, PIL.ImageDraw; from pydantic import BaseModel, TypeAdapter"
+LIBRARIES = (
+    "import numpy, pyarrow.csv, typer, PIL.ImageDraw; from pydantic import BaseModel, TypeAdapter"
+)
 
 
 def run(argv: list[str], label: str | None = None, env: dict[str, str] | None = None) -> float:
@@ -85,9 +87,7 @@ def cold_start(cli: str, root: Path, rounds: int, baseline: str | None) -> None:
             [cli, "score", "--no-artifacts", ws], "score-na"
         ),
     }
-    labels = dict(
-        zip(cases, ("pass", "help", "version", "libs", "score", "score-na"), strict=True)
-    )
+    labels = dict(zip(cases, ("pass", "help", "version", "libs", "score", "score-na"), strict=True))
     if baseline:  # another checkout's code through the same console script, same rounds
         env = {**ENV, "PYTHONPATH": baseline}
         cases["baseline: autoscorer --help"] = lambda: run([cli, "--help"], "b-help", env)
