@@ -96,7 +96,8 @@ def _canonical(chunk: pa.Array, prefix: str, suffix: str) -> pa.Array | None:
     except pa.ArrowInvalid:
         return None
     printed = call_function("cast", [numbers], CastOptions(pa.string()), arrowfn.POOL)
-    joined = call_function("binary_join_element_wise", [prefix, printed, suffix, ""])
+    affixes = [arrowfn.text_scalar(text) for text in (prefix, suffix, "")]
+    joined = call_function("binary_join_element_wise", [affixes[0], printed, *affixes[1:]])
     return numbers if _all(call_function("equal", [joined, chunk])) else None
 
 
