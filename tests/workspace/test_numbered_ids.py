@@ -113,3 +113,11 @@ def test_errors_name_the_ids_as_written(
         align.align_ids(gt, pred)
     assert exc.value.code == code
     assert exc.value.details["id"] == named and f"'{named}'" in exc.value.message
+
+
+def test_ids_at_the_ends_of_int64_outside_the_table_are_unknown() -> None:
+    top = 2**63 - 1  # p - lo wraps around for the lowest int64
+    g = np.array([top, top - 1], dtype=np.int64)
+    p = np.array([top - 1, -(2**63), 5], dtype=np.int64)
+    got = align._int_lookup(g, p, "input/gt.csv", int)
+    assert got is not None and got.tolist() == [1, -1, -1]

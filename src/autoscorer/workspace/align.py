@@ -111,13 +111,18 @@ def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str, gt_id: IdAt) -> np.n
         return None
     codes = g - lo
     first = _first_seen(codes, span)
-    repeats = np.flatnonzero(first[codes] != np.arange(len(g)))
-    if len(repeats):
+    if np.count_nonzero(first >= 0) != len(g):  # an id twice: find the first repeat
+        repeats = np.flatnonzero(first[codes] != np.arange(len(g)))
         row = int(repeats[0])
         raise _duplicate_gt(gt_name, row, int(first[codes[row]]), gt_id(row))
-    inside = (p >= lo) & (p <= hi)
-    gt_row = np.full(len(p), -1, dtype=np.int64)
-    gt_row[inside] = first[p[inside] - lo]
+    del codes
+    # index with the ids (outside ones pointed at slot 0, then marked unknown): fewer
+    # temporary arrays than selecting the inside ones first (each is 8 bytes a row)
+    outside = (p < lo) | (p > hi)  # from p itself, not from p - lo (which may wrap around)
+    idx = p - lo
+    idx[outside] = 0
+    gt_row = first[idx]
+    gt_row[outside] = -1
     return gt_row
 
 
@@ -143,9 +148,8 @@ def _permutation(
     if len(unknown):
         raise _unknown(unknown, pred_name, gt_name, pred_id)
     first = _first_seen(gt_row, n_gt)
-    repeats = np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))
-    if len(repeats):
-        row = int(repeats[0])
+    if np.count_nonzero(first >= 0) != len(gt_row):  # an id twice: find the first repeat
+        row = int(np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))[0])
         earlier = int(first[gt_row[row]])
         text = (
             f"id '{pred_id(row)}' appears more than once (first at data row {earlier + 1}); "
