@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 from pyarrow._compute import call_function
 
@@ -47,11 +46,3 @@ def dictionary_encode(values: Any) -> Any:
 def take(values: Any, indices: Any) -> Any:
     # not ``values.take(...)``: the method imports ``pyarrow.compute`` on first use
     return call_function("take", [values, indices])
-
-
-def text_scalar(text: str) -> pa.Scalar:
-    """A string scalar built from buffers: ``pa.scalar(text)`` imports pandas (~0.2 s)."""
-    data = text.encode()
-    offsets = np.array([0, len(data)], dtype=np.int32)
-    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    return pa.Array.from_buffers(pa.string(), 1, buffers)[0]

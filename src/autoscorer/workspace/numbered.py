@@ -88,17 +88,16 @@ def _numbers(ids: pa.ChunkedArray, prefix: str, suffix: str, form: _Form) -> np.
 
 def _canonical(chunk: pa.Array, prefix: str, suffix: str) -> pa.Array | None:
     """The numbers of ``chunk`` if every id is exactly ``prefix``, its number as printed,
-    and ``suffix`` (one comparison checks the affixes and the form at once), else None."""
-    stop = -len(suffix) if suffix else sys.maxsize
-    middle = call_function("utf8_slice_codeunits", [chunk], SliceOptions(len(prefix), stop))
+    and ``suffix``, else None."""
+    middle = _middle(chunk, prefix, suffix)
+    if middle is None:
+        return None
     try:
         numbers = call_function("cast", [middle], CastOptions(pa.int64()), arrowfn.POOL)
     except pa.ArrowInvalid:
         return None
     printed = call_function("cast", [numbers], CastOptions(pa.string()), arrowfn.POOL)
-    affixes = [arrowfn.text_scalar(text) for text in (prefix, suffix, "")]
-    joined = call_function("binary_join_element_wise", [affixes[0], printed, *affixes[1:]])
-    return numbers if _all(call_function("equal", [joined, chunk])) else None
+    return numbers if _all(call_function("equal", [printed, middle])) else None
 
 
 def _middle(chunk: pa.Array, prefix: str, suffix: str) -> pa.Array | None:
