@@ -4,7 +4,9 @@ Plain script (not pytest). Every case is a new process, alternated within each r
 one run, so the machine's load hits all of them alike:
 
 - ``python -c pass`` (the interpreter's own start-up: the floor of any Python CLI),
-- ``autoscorer --help``,
+- ``autoscorer --help`` and ``autoscorer --version``,
+- ``python -c 'import numpy, pyarrow.csv, typer, PIL.ImageDraw; from pydantic import ...'``: the
+  libraries ``score`` uses (the floor of ``score`` as long as it uses them),
 - ``autoscorer score WS`` on ``examples/classification`` (240 rows, artifacts on, as a
   course's script would call it) and the same with ``--no-artifacts``,
 
@@ -19,6 +21,10 @@ clock readings must be equal).
 
 ``--baseline /work/main/src`` also times ``--help`` and ``score WS`` with that code (the same
 console script, ``PYTHONPATH`` pointing there), alternated in the same rounds.
+
+Every process runs with bytecode caching on, in a private ``PYTHONPYCACHEPREFIX`` (this
+sandbox sets ``PYTHONDONTWRITEBYTECODE``, which makes every start compile the package's
+sources, unlike an installed package).
 """
 
 from __future__ import annotations
@@ -52,8 +58,16 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-cli-pyc-")
+LIBRARIES = (
+    "import numpy, pyarrow.csv, typer, PIL.ImageDraw; from pydantic import BaseModel, TypeAdapter"
+)
+
+
 def run(argv: list[str], label: str | None = None, env: dict[str, str] | None = None) -> float:
     """Wall time of one process; its CPU time (user + system) is kept under ``label``."""
+    env = env or ENV
     c0, t0 = _children_cpu(), time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - t0
@@ -66,14 +80,16 @@ def cold_start(cli: str, root: Path, rounds: int, baseline: str | None) -> None:
     cases: dict[str, Callable[[], float]] = {
         "python -c pass (floor)": lambda: run([sys.executable, "-c", "pass"], "pass"),
         "autoscorer --help": lambda: run([cli, "--help"], "help"),
+        "autoscorer --version": lambda: run([cli, "--version"], "version"),
+        "libraries of score only": lambda: run([sys.executable, "-c", LIBRARIES], "libs"),
         "autoscorer score WS": lambda: run([cli, "score", ws], "score"),
         "autoscorer score --no-artifacts WS": lambda: run(
             [cli, "score", "--no-artifacts", ws], "score-na"
         ),
     }
-    labels = dict(zip(cases, ("pass", "help", "score", "score-na"), strict=True))
+    labels = dict(zip(cases, ("pass", "help", "version", "libs", "score", "score-na"), strict=True))
     if baseline:  # another checkout's code through the same console script, same rounds
-        env = {**os.environ, "PYTHONPATH": baseline}
+        env = {**ENV, "PYTHONPATH": baseline}
         cases["baseline: autoscorer --help"] = lambda: run([cli, "--help"], "b-help", env)
         cases["baseline: autoscorer score WS"] = lambda: run([cli, "score", ws], "b-score", env)
         labels["baseline: autoscorer --help"] = "b-help"
@@ -143,6 +159,7 @@ def main() -> None:
         cold_start(cli, Path(tmp), args.rounds, args.baseline)
         if args.many:
             many(cli, Path(tmp), args.many, min(args.loop, args.many))
+    shutil.rmtree(ENV["PYTHONPYCACHEPREFIX"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ In one process, alternated, best of ``--repeat``:
 - ``score()``: the whole scorer (JSON, path checks, decoding on a thread per core,
   range checks, counts, metrics, ``result.json``; artifacts off).
 
-mIoU and every per-class IoU must equal the numpy reference's.
+mIoU and every per-class IoU must equal the numpy reference's. Each case's CPU time (this
+process, all threads) is printed next to its wall time: on a loaded machine the threads of
+``score()`` do not get a second core, and the CPU column shows what they would need.
 
     python3 bench/bench_segmentation.py [--images 300] [--repeat 3]
 """
@@ -107,10 +109,11 @@ def numpy_reference(root: Path, n: int) -> tuple[float, np.ndarray]:
     return float(np.nanmean(iou)), iou
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    t0 = time.perf_counter()
+def timed(fn: Callable[[], object]) -> tuple[float, float, object]:
+    """Wall time, this process's CPU time (all threads), and the result of ``fn()``."""
+    c0, t0 = time.process_time(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, time.process_time() - c0, out
 
 
 def main() -> None:
@@ -126,15 +129,22 @@ def main() -> None:
         "score() (threads)": lambda: score(root, write_artifacts=False),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     outputs: dict[str, object] = {}
     for _ in range(args.repeat):
         for name, fn in cases.items():
-            seconds, outputs[name] = timed(fn)
+            seconds, used, outputs[name] = timed(fn)
             times[name].append(seconds)
+            cpu[name].append(used)
     anchor = min(times["decode only, 1 core (anchor)"])
+    cpu_anchor = min(cpu["decode only, 1 core (anchor)"])
     print(f"{n} image pairs {H}x{W}, {K} classes, void {VOID}; best of {args.repeat}")
+    print(f"{'case':<36} {'wall':>8} {'ratio':>6} {'CPU':>8} {'ratio':>6}")
     for name, values in times.items():
-        print(f"{name:<36} {min(values):7.3f}s  x{min(values) / anchor:.2f} of decode-only")
+        best, used = min(values), min(cpu[name])
+        print(
+            f"{name:<36} {best:7.3f}s x{best / anchor:5.2f} {used:7.3f}s x{used / cpu_anchor:5.2f}"
+        )
     ref_miou, ref_iou = outputs["numpy bincount reference, 1 core"]  # type: ignore[misc]
     metrics = outputs["score() (threads)"].metrics  # type: ignore[attr-defined]
     ours = np.array([metrics["per_class_iou"][f"class_{c}"] for c in range(K)], dtype=float)

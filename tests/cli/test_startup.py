@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer import _click
 
+from autoscorer.cli import fasthelp
+from autoscorer.cli.commands import COMMANDS
+from autoscorer.cli.lazy import build_module
+from autoscorer.cli.main import app
 from autoscorer.pipeline.batch import score_many
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -23,11 +29,16 @@ HEAVY = {"numpy", "pyarrow", "pandas", "docker", "requests", "fastapi", "sqlalch
 HEAVY |= {"pydantic", "rich", "PIL", "celery", "uvicorn", "markdown_it"}
 
 
-def imported(*args: str, full: bool = False) -> set[str]:
+# ``autoscorer ARGS`` as the console script runs it (``main()``, program name "autoscorer")
+SCRIPT = "import sys; sys.argv[0] = 'autoscorer'; from autoscorer.cli.main import main; main()"
+
+
+def imported(*args: str, full: bool = False, script: bool = False) -> set[str]:
     """Top-level packages (``full``: all modules) a fresh ``python -m autoscorer.cli.main
-    ARGS`` imports."""
+    ARGS`` (``script``: the console script's ``main()``) imports."""
+    entry = ["-c", SCRIPT] if script else ["-m", "autoscorer.cli.main"]
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "autoscorer.cli.main", *args],
+        [sys.executable, "-X", "importtime", *entry, *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "100"},
@@ -46,6 +57,44 @@ def imported(*args: str, full: bool = False) -> set[str]:
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])
 def test_help_and_version_import_nothing_heavy(args: list[str]) -> None:
     assert imported(*args) & HEAVY == set()
+    # through the console script they are answered before typer is imported
+    assert imported(*args, script=True) & (HEAVY | {"typer", "click"}) == set()
+
+
+def test_the_fast_help_is_typer_s_help_at_every_width() -> None:
+    cmd = typer.main.get_command(app)
+    for width in range(50, 131):
+        ctx = _click.Context(cmd, info_name="autoscorer", terminal_width=width)
+        assert fasthelp.help_text("autoscorer", width) == cmd.get_help(ctx), width
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "64"},
+        check=True,
+    ).stdout
+    assert (
+        out == cmd.get_help(_click.Context(cmd, info_name="autoscorer", terminal_width=62)) + "\n"
+    )
+
+
+def test_the_command_table_is_what_the_modules_register() -> None:
+    summaries: dict[str, str] = {}
+    modules: dict[str, str] = {}
+    for module in {entry.module for entry in COMMANDS.values()}:
+        for name, cmd in build_module(module).items():
+            assert cmd.help is not None and not cmd.short_help and not cmd.hidden, name
+            summaries[name] = cmd.help.split("\n\n")[0]
+            modules[name] = module
+    assert summaries == {name: entry.summary for name, entry in COMMANDS.items()}
+    assert modules == {name: entry.module for name, entry in COMMANDS.items()}
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    modules = imported("validate", "--help", full=True)
+    assert "autoscorer.cli.workspace" in modules
+    others = {f"autoscorer.cli.{entry.module}" for entry in COMMANDS.values()}
+    assert modules & others == {"autoscorer.cli.workspace"}
 
 
 def test_a_command_help_imports_nothing_heavy_but_typer_s_own_pydantic() -> None:
@@ -64,6 +113,8 @@ def test_scoring_a_classification_workspace_imports_only_what_it_uses(tmp_path: 
     # other scorers' libraries, nor anything of the server, the SDK or the executors
     assert names & {"pandas", "PIL", "docker", "fastapi", "sqlalchemy", "httpx", "rich"} == set()
     assert json.loads((ws / "output" / "result.json").read_text())["summary"]["score"] > 0
+    # nor with artifacts on (``Array.take`` imports ``pyarrow.compute``; error cases use it)
+    assert "pyarrow.compute" not in imported("score", "--json", str(ws), full=True)
     # the text summary into a pipe (a script's loop) is printed without rich too
     assert "rich" not in imported("score", "--no-artifacts", str(ws))
 

@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from PIL import Image
 
 from autoscorer.errors import InvalidValue, MissingFile
 from autoscorer.pipeline.scoring import score
 from autoscorer.scorers.builtin import _segmentation_counts as counts
+from autoscorer.scorers.builtin import _segmentation_data as seg_data
 
 from .test_segmentation import make_workspace, random_masks, save_mask
 
@@ -54,12 +56,15 @@ def _per_class(metrics: dict[str, Any], k: int) -> NDArray[np.float64]:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
+@pytest.mark.parametrize("view", [False, True])
 @pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_threaded_counts_equal_a_numpy_bincount_reference(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, workers: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, workers: int, view: bool
 ) -> None:
     monkeypatch.setattr(counts, "usable_cores", lambda: workers)
+    # masks read in place through Pillow's Arrow export, or copied by np.asarray
+    monkeypatch.setattr(counts, "VIEW_MIN_IMAGES", 1 if view else 10**9)
     k = 7
     gts, preds = random_masks(seed, n=23, k=k, absent=(4,))
     root = make_workspace(tmp_path / "ws", gts, preds, k)
@@ -73,6 +78,36 @@ def test_threaded_counts_equal_a_numpy_bincount_reference(
     m = score(root, params={"reduction": "per_image"}, write_artifacts=False).metrics
     np.testing.assert_allclose(_per_class(m, k), image_iou, rtol=0, atol=TOL)
     assert abs(m["mIoU"] - image_miou) <= TOL
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "1", "I;16"])
+def test_a_mask_read_in_place_equals_numpy_s_copy(tmp_path: Path, mode: str) -> None:
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 200, size=(37, 53))
+    pixels = pixels * 255 // 199 if mode == "1" else pixels
+    img = Image.fromarray(pixels.astype(np.uint16 if mode == "I;16" else np.uint8))
+    img = img.convert("1") if mode == "1" else img if mode == "I;16" else img.convert(mode)
+    img.save(tmp_path / "m.png")
+    with Image.open(tmp_path / "m.png") as a, Image.open(tmp_path / "m.png") as b:
+        assert a.mode == mode
+        view, copy = seg_data._pixels(a, view=True), seg_data._pixels(b, view=False)
+    assert view.dtype == copy.dtype
+    assert view.flags.writeable == (mode == "1")  # as np.asarray: read-only (mode 1: a copy)
+    assert len(np.unique(view)) > 1
+    np.testing.assert_array_equal(view, copy)
+
+
+def test_an_image_stored_in_several_blocks_is_copied(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(6).integers(0, 19, size=(300, 200)).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "m.png")
+    before = Image.core.get_block_size()
+    Image.core.set_block_size(4096)  # 15 rows per block: no single buffer to view
+    try:
+        with Image.open(tmp_path / "m.png") as img:
+            got = seg_data._pixels(img, view=True)
+    finally:
+        Image.core.set_block_size(before)
+    np.testing.assert_array_equal(got, pixels)
 
 
 def test_16_bit_masks_take_the_per_pixel_path_with_the_same_figures(tmp_path: Path) -> None:

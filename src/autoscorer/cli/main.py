@@ -1,44 +1,34 @@
-"""The ``autoscorer`` command. Each command group lives in its own module."""
+"""Entry point of the ``autoscorer`` command (the typer app: ``autoscorer.cli.app``).
+
+``--help`` and ``--version`` are answered before typer is imported (``cli.fasthelp``);
+``app`` is still importable from here, built on first access."""
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING
 
-from autoscorer import __version__
-from autoscorer.cli import artifacts, jobs_remote, k8s, run, scorers, serve, worker, workspace
-
-app = typer.Typer(
-    name="autoscorer",
-    help="AutoScorer: run submissions in a sandbox and score them exactly.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # plain help: rich-formatted help imports rich and markdown-it (~85 ms per start)
-    rich_markup_mode=None,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"autoscorer {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """AutoScorer command line."""
-
-
-for module in (workspace, scorers, run, worker, serve, jobs_remote, artifacts, k8s):
-    module.register(app)
+if TYPE_CHECKING:
+    import typer
 
 
 def main() -> None:
+    from autoscorer.cli import fasthelp
+
+    prog = fasthelp.program_name()
+    if prog is not None and fasthelp.answer(sys.argv[1:], prog):
+        return
+    from autoscorer.cli.app import app
+
     app()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        from autoscorer.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Ids that are integers in *both* files are compared as integers (``007`` equals
 ``7``, as pandas would read them); otherwise both are compared as exact text.
 The common case, predictions already in ground-truth order with sorted ids,
 costs two vectorised comparisons; anything else uses a lookup table (dense
-integer ids) or one hash pass (pyarrow ``dictionary_encode``).
+integer ids, or text ids that are one prefix, a number and one suffix, such as
+``img_17``) or one hash pass (pyarrow ``dictionary_encode``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from autoscorer.errors import DuplicateId, MissingId, UnknownId
 from autoscorer.workspace import arrowfn
+from autoscorer.workspace.numbered import numbered_ids
 from autoscorer.workspace.tabular import CsvTable, chunk_numpy, flat_numpy, row_error
 
 IdAt = Callable[[int], object]
@@ -32,9 +34,15 @@ def align_ids(gt: CsvTable, pred: CsvTable, column: str = "id") -> np.ndarray | 
         return None
     if pa.types.is_integer(g.type):
         g_np, p_np = flat_numpy(g), flat_numpy(p)
-        gt_row = _int_lookup(g_np, p_np, gt.name)
+        gt_row = _int_lookup(g_np, p_np, gt.name, _getter(g_np))
+        if gt_row is None:  # sparse ids: a table would be too big
+            gt_row = _hash_lookup(pa.chunked_array([g_np]), pa.chunked_array([p_np]), gt.name)
         return _checked(gt_row, gt, pred, _getter(p_np), _getter(g_np))
-    return _checked(_hash_lookup(g, p, gt.name), gt, pred, _getter(p), _getter(g))
+    numbered = numbered_ids(g, p)
+    gt_row = None if numbered is None else _int_lookup(*numbered, gt.name, _getter(g))
+    if gt_row is None:
+        gt_row = _hash_lookup(g, p, gt.name)
+    return _checked(gt_row, gt, pred, _getter(p), _getter(g))
 
 
 def _checked(
@@ -94,21 +102,27 @@ def _duplicate_gt(name: str, row: int, first: int, id_: object) -> DuplicateId:
     return row_error(DuplicateId, name, row, text, id=id_, first_row=first + 1)
 
 
-def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str) -> np.ndarray:
-    """For each prediction row, its ground-truth row (-1 when unknown); integer ids."""
+def _int_lookup(g: np.ndarray, p: np.ndarray, gt_name: str, gt_id: IdAt) -> np.ndarray | None:
+    """For each prediction row, its ground-truth row (-1 when unknown), from a table indexed
+    by integer id; None when the ids are too sparse for a table."""
     lo, hi = int(g.min()), int(g.max())
     span = hi - lo + 1
-    if span > 4 * len(g) + 1024:  # sparse ids: a table would be too big
-        return _hash_lookup(pa.chunked_array([g]), pa.chunked_array([p]), gt_name)
+    if span > 4 * len(g) + 1024:
+        return None
     codes = g - lo
     first = _first_seen(codes, span)
-    repeats = np.flatnonzero(first[codes] != np.arange(len(g)))
-    if len(repeats):
+    if np.count_nonzero(first >= 0) != len(g):  # an id twice: find the first repeat
+        repeats = np.flatnonzero(first[codes] != np.arange(len(g)))
         row = int(repeats[0])
-        raise _duplicate_gt(gt_name, row, int(first[codes[row]]), int(g[row]))
-    inside = (p >= lo) & (p <= hi)
-    gt_row = np.full(len(p), -1, dtype=np.int64)
-    gt_row[inside] = first[p[inside] - lo]
+        raise _duplicate_gt(gt_name, row, int(first[codes[row]]), gt_id(row))
+    del codes
+    # index with the ids (outside ones pointed at slot 0, then marked unknown): fewer
+    # temporary arrays than selecting the inside ones first (each is 8 bytes a row)
+    outside = (p < lo) | (p > hi)  # from p itself, not from p - lo (which may wrap around)
+    idx = p - lo
+    idx[outside] = 0
+    gt_row = first[idx]
+    gt_row[outside] = -1
     return gt_row
 
 
@@ -134,9 +148,8 @@ def _permutation(
     if len(unknown):
         raise _unknown(unknown, pred_name, gt_name, pred_id)
     first = _first_seen(gt_row, n_gt)
-    repeats = np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))
-    if len(repeats):
-        row = int(repeats[0])
+    if np.count_nonzero(first >= 0) != len(gt_row):  # an id twice: find the first repeat
+        row = int(np.flatnonzero(first[gt_row] != np.arange(len(gt_row)))[0])
         earlier = int(first[gt_row[row]])
         text = (
             f"id '{pred_id(row)}' appears more than once (first at data row {earlier + 1}); "

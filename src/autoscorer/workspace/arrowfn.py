@@ -41,3 +41,8 @@ def less(left: Any, right: Any) -> Any:
 
 def dictionary_encode(values: Any) -> Any:
     return call_function("dictionary_encode", [values], None, POOL)
+
+
+def take(values: Any, indices: Any) -> Any:
+    # not ``values.take(...)``: the method imports ``pyarrow.compute`` on first use
+    return call_function("take", [values, indices])

@@ -6,7 +6,7 @@ import codecs
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from autoscorer.errors import EmptyFile, EncodingError, FileTooLarge, MissingFile, ParseError
 from autoscorer.workspace import safeio
@@ -23,6 +23,24 @@ def check_file(path: Path, max_bytes: int) -> int:
     The file is opened through :mod:`autoscorer.workspace.safeio`, so under a
     workspace boundary a link leading out of the workspace is refused, never followed.
     """
+    fd, size = _checked_fd(path, max_bytes)
+    os.close(fd)
+    return size
+
+
+def open_checked(path: Path, max_bytes: int) -> IO[bytes]:
+    """``path`` opened for reading after the checks of :func:`check_file`, in one open
+    (a folder of masks is thousands of files: the second confined open cost ~10%)."""
+    fd, _ = _checked_fd(path, max_bytes)
+    try:
+        os.set_blocking(fd, True)
+        return open(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _checked_fd(path: Path, max_bytes: int) -> tuple[int, int]:
     name = display_name(path)
     try:
         fd = safeio.open_fd(path)
@@ -30,18 +48,19 @@ def check_file(path: Path, max_bytes: int) -> int:
         raise MissingFile(f"{name} is missing", field=name, details={"file": name}) from exc
     try:
         size = os.fstat(fd).st_size
-    finally:
+        if size == 0:
+            raise EmptyFile(f"{name} is empty", field=name, details={"file": name})
+        if size > max_bytes:
+            raise FileTooLarge(
+                f"{name} is {size:,} bytes, above the limit of {max_bytes:,} bytes "
+                "(raise max_file_bytes in the server config if this is expected)",
+                field=name,
+                details={"file": name, "size": size, "limit": max_bytes},
+            )
+    except BaseException:
         os.close(fd)
-    if size == 0:
-        raise EmptyFile(f"{name} is empty", field=name, details={"file": name})
-    if size > max_bytes:
-        raise FileTooLarge(
-            f"{name} is {size:,} bytes, above the limit of {max_bytes:,} bytes "
-            "(raise max_file_bytes in the server config if this is expected)",
-            field=name,
-            details={"file": name, "size": size, "limit": max_bytes},
-        )
-    return size
+        raise
+    return fd, size
 
 
 def read_text(path: Path, max_bytes: int, encoding: str = "utf-8") -> str:

@@ -32,7 +32,7 @@ from autoscorer.errors import (
     MissingColumn,
     ParseError,
 )
-from autoscorer.workspace import safeio
+from autoscorer.workspace import arrowfn, safeio
 from autoscorer.workspace.arrowfn import POOL, binary_length
 from autoscorer.workspace.arrowfn import minimum as min_
 from autoscorer.workspace.files import check_file, display_name
@@ -338,7 +338,7 @@ def take_rows(arr: pa.ChunkedArray, rows: np.ndarray) -> pa.ChunkedArray:
     """``arr.take(rows)`` with the row numbers handed over as an Arrow buffer (pyarrow's
     conversion of a numpy argument imports pandas)."""
     idx = np.ascontiguousarray(rows, dtype=np.int64)
-    return arr.take(pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)]))
+    return arrowfn.take(arr, pa.Array.from_buffers(pa.int64(), len(idx), [None, pa.py_buffer(idx)]))
 
 
 def _may_be_empty(arr: pa.ChunkedArray) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from autoscorer.errors import AutoScorerError
 from autoscorer.scorers.builtin._segmentation_data import (
+    VIEW_MIN_IMAGES,
     ImageSpec,
     check_class_range,
     mask_name,
@@ -109,11 +110,16 @@ def _checked(
 
 
 def count_image(
-    ctx: ScoringContext, image: ImageSpec, pred_file: str | None, k: int, ignore: int | None
+    ctx: ScoringContext,
+    image: ImageSpec,
+    pred_file: str | None,
+    k: int,
+    ignore: int | None,
+    view: bool = False,
 ) -> ImageCounts:
-    """Read and check one image's masks and count its pixels."""
+    """Read and check one image's masks and count its pixels (``view``: see ``read_mask``)."""
     t0 = time.perf_counter()
-    gt = read_mask(ctx.gt_path.parent, image.mask_file, image, "gt", ctx)
+    gt = read_mask(ctx.gt_path.parent, image.mask_file, image, "gt", ctx, view)
     if pred_file is None:
         missed = _missed_counts(gt, k, ignore)
         if missed is None:
@@ -122,7 +128,7 @@ def count_image(
             missed = np.bincount(flat.astype(np.intp), minlength=k).astype(np.int64)
         return ImageCounts(None, missed, time.perf_counter() - t0)
     try:
-        pred = read_mask(ctx.pred_path.parent, pred_file, image, "pred", ctx)
+        pred = read_mask(ctx.pred_path.parent, pred_file, image, "pred", ctx, view)
     except AutoScorerError:
         _checked(ctx, image, gt, None, k, ignore)  # a bad gt mask is reported first
         raise
@@ -142,16 +148,17 @@ def usable_cores() -> int:
 
 def count_images(
     ctx: ScoringContext,
-    images: Iterable[ImageSpec],
+    images: Collection[ImageSpec],
     preds: dict[Any, str],
     k: int,
     ignore: int | None,
 ) -> Iterator[ImageCounts]:
     """Every image's counts, in order; the first image that fails raises its own error."""
     workers = usable_cores()
+    view = len(images) >= VIEW_MIN_IMAGES
     if workers < 2:
         for image in images:
-            yield count_image(ctx, image, preds.get(image.id), k, ignore)
+            yield count_image(ctx, image, preds.get(image.id), k, ignore, view)
         return
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="masks")
     try:
@@ -160,7 +167,8 @@ def count_images(
             # each task in a copy of this context: the workspace boundary (a ContextVar
             # of safeio) must confine the threads' opens as it confines this thread's
             run = contextvars.copy_context().run
-            window.append(pool.submit(run, count_image, ctx, image, preds.get(image.id), k, ignore))
+            pred = preds.get(image.id)
+            window.append(pool.submit(run, count_image, ctx, image, pred, k, ignore, view))
             if len(window) >= 4 * workers:
                 yield window.pop(0).result()
         for future in window:
