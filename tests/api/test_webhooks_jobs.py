@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tests.api.conftest import check_error, data_of
-from tests.ops.test_webhooks_notify import SECRET, Receiver
+from tests.jobs.webhook_helpers import SECRET, Receiver
 
 
 @pytest.fixture

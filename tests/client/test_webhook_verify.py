@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from autoscorer.jobs.outbox_drain import Drainer
 from autoscorer.jobs.records import NewJob
 from autoscorer.jobs.store import JobStore
 from autoscorer.webhook_schemes import AUTOSCORER, BOTH, STANDARD, Scheme, sign_standard
-from autoscorer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDispatcher, sign
+from autoscorer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 SECRET = "whsec-verify"
 JS_DIST = Path(__file__).resolve().parents[2] / "clients" / "js" / "dist" / "esm" / "index.js"
@@ -34,33 +33,10 @@ EVENT = {"event_id": "evt_1", "type": "job.completed", "job_id": "j1", "status":
 
 
 @pytest.fixture(scope="module")
-def delivered() -> Iterator[tuple[bytes, dict[str, str]]]:
-    """One webhook as the dispatcher sends it, captured by a real receiver on 127.0.0.1."""
-    got: list[tuple[bytes, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append((self.rfile.read(int(self.headers["Content-Length"])), dict(self.headers)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    dispatcher = WebhookDispatcher(SECRET)
-    try:
-        dispatcher.send(f"http://127.0.0.1:{server.server_address[1]}/hook", EVENT)
-        deadline = time.monotonic() + 10
-        while not got and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        dispatcher.close()
-        server.shutdown()
-        server.server_close()
-    assert got, "the receiver got nothing"
-    yield got[0]
+def delivered(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict[str, str]]:
+    """One webhook as the outbox drainer sends it (the default scheme), captured by a real
+    receiver on 127.0.0.1."""
+    return _capture(tmp_path_factory.mktemp("delivered"), SECRET, STANDARD)
 
 
 def test_accepts_what_the_server_sent(delivered: tuple[bytes, dict[str, str]]) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.jobs.helpers import REPO, score_workspace, unique, wait_for
-from tests.ops.test_webhooks_notify import SECRET, Receiver
+from tests.jobs.webhook_helpers import SECRET, Receiver
 
 from autoscorer.jobs.models import OutboxRow
 from autoscorer.jobs.outbox import DELIVERED, FAILED, PENDING, Backoff, Outbox
@@ -230,7 +230,7 @@ def test_an_unusable_whsec_secret_sends_nothing_and_is_not_logged(
 ) -> None:
     from autoscorer.jobs import events, hooks
     from autoscorer.jobs.events import JobEvent
-    from autoscorer.jobs.notify import NO_SECRET
+    from autoscorer.jobs.outbox_notify import NO_SECRET
     from autoscorer.settings import Settings
 
     bad = "whsec_!!!"

@@ -1,18 +1,22 @@
-"""Webhook failures reach the process metrics through events: the dispatcher and the
+"""Webhook failures reach the process metrics through events: the outbox drainer and
 notifier publish to ``webhooks.failures``, and ``install_metrics`` subscribes the
 counter, once however often it is called."""
 
 from __future__ import annotations
 
-import threading
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from tests.jobs.helpers import wait_for
+from tests.jobs.webhook_helpers import Logs, job_event
 
-from autoscorer.jobs.events import JobEvent
-from autoscorer.jobs.notify import WebhookNotifier
+from autoscorer.jobs.outbox import FAILED, Backoff, Outbox
+from autoscorer.jobs.outbox_drain import Drainer
+from autoscorer.jobs.outbox_notify import OutboxNotifier
+from autoscorer.jobs.records import NewJob
+from autoscorer.jobs.store import JobStore
 from autoscorer.observability import build_registry, install_metrics, render
-from autoscorer.webhooks import GAVE_UP, Attempt, WebhookDispatcher
 
 FAILURES = "autoscorer_webhook_delivery_failures_total"
 
@@ -27,27 +31,25 @@ def failures() -> dict[str, float]:
     }
 
 
-def test_webhook_failures_are_counted_once_the_metrics_subscribe() -> None:
+def test_webhook_failures_are_counted_once_the_metrics_subscribe(tmp_path: Path) -> None:
     install_metrics()
     install_metrics()  # a second app in the same process must not double the counts
     before = failures()
-    gave_up = threading.Event()
-
-    def on_attempt(attempt: Attempt) -> None:
-        if attempt.outcome == GAVE_UP:
-            gave_up.set()
-
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    outbox = Outbox(store, max_attempts=2, backoff=Backoff(base=0.01, cap=0.01))
     answer_503 = httpx.MockTransport(lambda request: httpx.Response(503))
-    dispatcher = WebhookDispatcher(
-        "secret", max_attempts=2, base_delay=0.01, on_attempt=on_attempt, transport=answer_503
-    )
-    dispatcher.send("http://hooks.example/in", {"job_id": "j1", "type": "job.completed"})
-    assert gave_up.wait(10)
-    dispatcher.close()
-    notifier = WebhookNotifier("secret", allowed_hosts=["hooks.example"])
-    job = {"callback_url": "http://elsewhere.example/in"}
-    notifier(JobEvent(job_id="j2", status="completed", previous="running", job=job))
-    notifier.close()
+    drainer = Drainer(outbox, "secret", poll=0.05, transport=answer_503)
+    try:
+        store.add(NewJob(job_id="j1", workspace_path="/w", executor="local"))
+        outbox.record("j1", "http://hooks.example/in", {"job_id": "j1", "type": "job.completed"})
+        drainer.start()
+        wait_for(lambda: outbox.counts() == {FAILED: 1}, 20, "the row to fail")
+        notifier = OutboxNotifier(outbox, signing=True, default_url=None,
+                                  allowed_hosts=["hooks.example"], log_fn=Logs())  # fmt: skip
+        notifier(job_event("completed", "running", "j2", "http://elsewhere.example/in"))
+    finally:
+        drainer.close()
+        store.close()
     after = failures()
     grew = {reason: after[reason] - before.get(reason, 0.0) for reason in after}
     assert {r: n for r, n in grew.items() if n} == {"http_5xx": 1, "gave_up": 1, "refused_url": 1}

@@ -20,15 +20,15 @@ from dataclasses import dataclass
 import httpx
 
 from autoscorer.jobs.joblogs import Entry
-from autoscorer.jobs.notify import COMPONENT
 from autoscorer.jobs.outbox import DELIVERED, FAILED, Delivery, Outbox, Settled
+from autoscorer.jobs.outbox_notify import COMPONENT
 from autoscorer.webhook_schemes import STANDARD, Scheme
 from autoscorer.webhooks import (
     GAVE_UP,
     RETRYING,
     Attempt,
     WebhookFailure,
-    _reason,
+    failure_reason,
     failures,
     signed_request,
 )
@@ -134,7 +134,7 @@ class Drainer:
                 d, self.owner, answer.ok, answer.failure, lambda s: self._line(d, s, answer)
             )
             if settled.state != DELIVERED:
-                failures.publish(WebhookFailure(_reason(self._attempt(d, settled, answer))))
+                failures.publish(WebhookFailure(failure_reason(self._attempt(d, settled, answer))))
         except Exception:  # the store is unreachable: the lease runs out, the row is retried
             log.exception("settling webhook %s of job %s failed", d.event_id, d.job_id)
         finally:

@@ -1,4 +1,5 @@
-"""The job-event listener that records webhook deliveries in the outbox.
+"""The job-event listener that records webhook deliveries in the outbox, and the
+webhook body it records for each job transition (:func:`build_event`).
 
 Called by :func:`autoscorer.jobs.events.publish` in the thread that made the state change,
 right after it committed and before that thread goes on (enqueues the job, runs the
@@ -9,16 +10,49 @@ It never raises: a failure is logged and the job goes on.
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from autoscorer.errors import Forbidden, InvalidParameter
 from autoscorer.jobs.events import JobEvent
-from autoscorer.jobs.notify import COMPONENT, NO_SECRET, AllowedHosts, LogFn, build_event
 from autoscorer.jobs.outbox import Outbox
+from autoscorer.jobs.records import JobStatus
 from autoscorer.webhooks import WebhookFailure, check_url, failures, redact_url
 
+LogFn = Callable[[str, str, str, str], None]  # (job_id, level, component, message)
+AllowedHosts = Iterable[str] | Callable[[], Iterable[str]]
+
+COMPONENT = "webhook"  # the job-log component of every webhook line
+NO_SECRET = (
+    "no webhook secret is configured (AUTOSCORER_WEBHOOK_SECRET); unsigned webhooks are not sent"
+)
+UNSUCCESSFUL = (JobStatus.FAILED, JobStatus.CANCELLED)  # the events that carry an error code
+
 log = logging.getLogger("autoscorer.webhooks")
+
+
+def build_event(event: JobEvent) -> dict[str, Any]:
+    """The JSON body of the webhook for one job transition (docs/webhooks.md)."""
+    status, job = event.status, event.job
+    error = job.error
+    code = error.get("code") if isinstance(error, Mapping) and status in UNSUCCESSFUL else None
+    score = event.score if event.score is not None else job.score
+    score = score if status == JobStatus.COMPLETED else None
+    return {
+        "event_id": f"evt_{uuid.uuid4().hex}",
+        "type": f"job.{status.value}",
+        "job_id": event.job_id,
+        "status": status.value,
+        "previous_status": None if event.previous is None else event.previous.value,
+        "score": score if isinstance(score, int | float) and math.isfinite(score) else None,
+        "error_code": code,
+        "request_id": job.request_id,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
 
 
 class OutboxNotifier:
