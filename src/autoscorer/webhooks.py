@@ -55,7 +55,10 @@ def check_url(url: str, allowed_hosts: Iterable[str]) -> str:
 
     ``allowed_hosts`` entries are host names, ``host:port``, or ``*`` (anything).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[::1": an unclosed IPv6 literal (found by fuzzing)
+        raise InvalidParameter(f"callback_url is not a URL: {exc}", field="callback_url") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidParameter(f"callback_url {url!r} must be an http(s) URL", field="callback_url")
     try:

@@ -45,6 +45,21 @@ def test_lone_surrogates_are_400(h, client: TestClient, url: str, extra: dict) -
     assert resp.status_code == 400
 
 
+@pytest.mark.parametrize("url", ["http://[::1", "http://[::1/x", "http://h:99999/", "http://h:x/"])
+def test_a_malformed_callback_url_is_400_not_500(h, client: TestClient, url: str) -> None:
+    """Found by bench/fuzz_api.sh (urlsplit raised ValueError: a 500)."""
+    resp = client.post("/api/v1/jobs", json={"workspace_path": "cls", "callback_url": url})
+    h.check_error(resp, 400, "INVALID_PARAMETER", "callback_url")
+    assert h.data_of(client.get("/api/v1/jobs"))["pagination"]["total"] == 0
+
+
+def test_check_url_refuses_what_urlsplit_cannot_parse() -> None:
+    from autoscorer.webhooks import check_url
+
+    with pytest.raises(InvalidParameter, match="not a URL"):
+        check_url("http://[::1", ["*"])
+
+
 def test_a_repeated_submission_answers_the_same_way_every_time(h, client: TestClient) -> None:
     """What schemathesis saw as "Inconsistent results": a submission's replay must get a
     deterministic, documented answer (the first 200, then 409 each time; a refused body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
@@ -59,13 +60,23 @@ Text = Annotated[
     Field(max_length=MAX_TEXT, json_schema_extra={"pattern": TEXT_PATTERN}),
     _text_rule(MAX_TEXT),
 ]
+
+
+def _url_problem(value: str) -> str | None:
+    if not value.startswith(("http://", "https://")):
+        return "must be an http(s) URL"
+    try:
+        urlsplit(value).port  # noqa: B018 -- parses host and port; raises on a bad one
+    except ValueError as exc:  # "http://[::1", "http://h:99999": not a URL (found by fuzzing)
+        return f"is not a URL: {exc}"
+    return None
+
+
 Url = Annotated[
     str,
     Field(min_length=1, max_length=MAX_URL, json_schema_extra={"pattern": r"^https?://[^\x00]+$"}),
     _text_rule(MAX_URL),
-    _raise_on(
-        lambda v: None if v.startswith(("http://", "https://")) else "must be an http(s) URL"
-    ),
+    _raise_on(_url_problem),
 ]
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN)]
 _KEYS = {"maxLength": 2 * MAX_NAME, "pattern": TEXT_PATTERN}
