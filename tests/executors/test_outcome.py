@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from autoscorer.errors import Cancelled, ExitNonZero, InfrastructureFailure
-from autoscorer.executors.base import Run, RunSpec, SandboxState
+from autoscorer.executors.base import Run, RunSpec, Sample, SandboxState
 from autoscorer.executors.outcome import (
     RunOutcome,
     classify,
@@ -70,6 +70,7 @@ def test_a_clean_run_finds_its_prediction_and_copies_the_run(tmp_path: Path) -> 
     run.sandbox = SimpleNamespace(id="sb-9", image_digest="sha256:abc")  # type: ignore[assignment]
     run.started, run.ended = 10.0, 12.5
     run.peak_cpu, run.peak_memory, run.disk_io = 0.75, 3 * MiB, 4096
+    run.last_sample = Sample(cpu=0.5, memory=MiB, disk_io=4096)
     run.extra["node"] = "n1"
     out = classify("docker", run)
     assert (out.ok, out.error, out.prediction) == (True, None, "output/pred.csv")
@@ -77,6 +78,7 @@ def test_a_clean_run_finds_its_prediction_and_copies_the_run(tmp_path: Path) -> 
     assert (out.duration, out.started_at, out.finished_at) == (2.5, "t0", "t1")
     assert (out.sandbox_id, out.image_digest) == ("sb-9", "sha256:abc")
     assert (out.peak_cpu, out.peak_memory, out.disk_io) == (0.75, 3 * MiB, 4096)
+    assert out.last_sample == Sample(cpu=0.5, memory=MiB, disk_io=4096)
     assert (out.oom_killed, out.timed_out, out.cancelled) == (False, False, False)
     assert out.log_tail == run.log_tail and out.extra == {"node": "n1"}
     assert out.extra is not run.extra
