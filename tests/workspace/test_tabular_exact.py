@@ -213,3 +213,15 @@ def test_array_helpers() -> None:
     assert T.chunk_numpy(pa.array(["a"])).tolist() == ["a"]
     taken = T.take_rows(pa.chunked_array([pa.array(["a", "b", "c"])]), np.array([2, 0]))
     assert taken.to_pylist() == ["c", "a"]
+
+
+def test_words_pyarrow_would_read_as_null_are_labels(gt: Path) -> None:
+    table = read(gt, "id,label\n1,NA\n2,null\n3,N/A\n4,NaN\n", (ID, LABEL))
+    assert columns(table)["label"][1] == ["NA", "null", "N/A", "NaN"]
+
+
+def test_a_row_longer_than_the_header_many_times(gt: Path) -> None:
+    """The read block is at least 1 MiB, whatever the header's length."""
+    value = "0." + "1" * 200
+    table = read(gt, f"id,value\n1,{value}\n2,{value}\n")
+    assert table.numbers("value").tolist() == [float(value)] * 2
