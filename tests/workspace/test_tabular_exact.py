@@ -66,7 +66,12 @@ def test_a_header_without_rows(gt: Path, text: str) -> None:
 
 
 def test_only_blank_lines(gt: Path) -> None:
-    assert failure(gt, "\n\n")["message"] == f"{NAME} has no rows"
+    assert failure(gt, "\n\n") == {
+        "code": "EMPTY_FILE",
+        "message": f"{NAME} has no rows",
+        "field": NAME,
+        "details": {"file": NAME, "fault": PART},
+    }
 
 
 def test_duplicate_column_names(gt: Path) -> None:
@@ -94,8 +99,12 @@ def test_a_missing_column_without_a_separator_hint(gt: Path) -> None:
     assert failure(gt, "id,v\n1,2\n")["message"] == (
         f"{NAME} is missing column(s) ['value']; found ['id', 'v']"
     )
-    assert failure(gt, "idvalue\n1\n")["message"] == (
-        f"{NAME} is missing column(s) ['id', 'value']; found ['idvalue']"
+    assert failure(gt, "idXvalue\n1\n")["message"] == (
+        f"{NAME} is missing column(s) ['id', 'value']; found ['idXvalue']"
+    )
+    assert failure(gt, "1;2\n", fmt=T.CsvFormat(has_header=False))["message"] == (
+        f"{NAME} is missing column(s) ['value']; found ['id'] (the file must be "
+        "comma-separated) (data.has_header is false, so columns are taken in order: id first)"
     )
 
 
@@ -120,7 +129,9 @@ def test_value_errors_name_row_and_column(gt: Path) -> None:
     assert failure(gt, "id,value\n1,2\n2,-inf\n") == row_fault(
         2, "value", "-inf is not allowed (values must be finite numbers)"
     )
-    assert failure(gt, "id,value\n1,2\n2,nan\n")["details"]["row"] == 2
+    assert failure(gt, "id,value\n1,2\n2,NaN\n") == row_fault(
+        2, "value", "nan is not allowed (values must be finite numbers)"
+    )
     assert failure(gt, "id,label\n1,a\n2,\n", (ID, LABEL)) == row_fault(
         2, "label", "label is empty"
     )
@@ -225,3 +236,42 @@ def test_a_row_longer_than_the_header_many_times(gt: Path) -> None:
     value = "0." + "1" * 200
     table = read(gt, f"id,value\n1,{value}\n2,{value}\n")
     assert table.numbers("value").tolist() == [float(value)] * 2
+
+
+def encoding_fault(offset: int, line: int) -> dict[str, Any]:
+    return {
+        "code": "ENCODING_ERROR",
+        "message": f"{NAME} is not valid utf-8 at byte {offset} (line {line}); set "
+        "data.encoding in meta.json (e.g. 'gbk') or re-save the file as UTF-8",
+        "field": NAME,
+        "details": {
+            "file": NAME,
+            "encoding": "utf-8",
+            "byte_offset": offset,
+            "line": line,
+            "fault": PART,
+        },
+    }
+
+
+def test_bad_bytes_in_the_head_and_past_it(gt: Path) -> None:
+    assert failure(gt, b"id,label\n1,a\n2,\xffb\n", (ID, LABEL)) == encoding_fault(15, 3)
+    body = "".join(f"{i},a\n" for i in range(40_000)).encode()
+    late = failure(gt, b"id,label\n" + body + b"x,\xff\n", (ID, LABEL))
+    assert late == encoding_fault(308_901, 40_002)
+
+
+def test_rows_with_too_few_fields(gt: Path) -> None:
+    assert failure(gt, "id,label\n1,2\n3\n", (ID, LABEL)) == row_fault(
+        2,
+        None,
+        "expected 2 fields, got 1",
+        code="PARSE_ERROR",
+        reason="CSV parse error: Expected 2 columns, got 1: 3",
+    )
+
+
+def test_an_empty_integer_label(gt: Path) -> None:
+    assert failure(gt, "id,label\n1,3\n2,\n", (ID, LABEL)) == row_fault(
+        2, "label", "label is empty"
+    )
