@@ -275,3 +275,22 @@ def test_an_empty_integer_label(gt: Path) -> None:
     assert failure(gt, "id,label\n1,3\n2,\n", (ID, LABEL)) == row_fault(
         2, "label", "label is empty"
     )
+
+
+def test_a_header_then_only_blank_lines_past_the_head(gt: Path) -> None:
+    """The head (256 KiB) ends before the file does, so only the full read finds no rows."""
+    assert failure(gt, "id,value\n" + "\n" * 300_000) == {
+        "code": "EMPTY_FILE",
+        "message": f"{NAME} has no data rows",
+        "field": NAME,
+        "details": {"file": NAME, "fault": PART},
+    }
+
+
+def test_narrow_offsets_and_row_numbers() -> None:
+    assert T.chunk_numpy(pa.array([1, 2, 3, 4], pa.int32()).slice(1, 2)).tolist() == [2, 3]
+    rows = np.array([2, 0], dtype=np.int32)
+    assert T.take_rows(pa.chunked_array([pa.array(["a", "b", "c"])]), rows).to_pylist() == [
+        "c",
+        "a",
+    ]
