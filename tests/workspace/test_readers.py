@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from autoscorer.errors import AutoScorerError
-from autoscorer.workspace import files
+from autoscorer.workspace import files, safeio
 
 PART = "participant"
 
@@ -149,3 +149,82 @@ def test_read_json_keeps_the_size_limit(inp: Path) -> None:
     with pytest.raises(AutoScorerError) as exc:
         files.read_json(inp / "pred.json", 7)
     assert error(exc)["code"] == "FILE_TOO_LARGE"
+
+
+# -- workspace.safeio: the reads every reader goes through ------------------------------
+HOST = "host"
+
+
+def outside(rel: str) -> dict[str, Any]:
+    return {
+        "code": "WORKSPACE_INVALID",
+        "message": f"{rel} leads outside the workspace (a symbolic link); files the server "
+        "reads must lie inside their workspace folder",
+        "field": rel,
+        "details": {"file": rel, "reason": "outside_workspace", "fault": HOST},
+    }
+
+
+@pytest.fixture()
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    for folder in ("input", "output", "logs"):
+        (root / folder).mkdir(parents=True)
+    (root / "input" / "gt.csv").write_text("g")
+    (tmp_path / "secret").write_text("s")
+    return root
+
+
+def test_a_link_out_is_refused_by_name(ws: Path) -> None:
+    (ws / "output" / "pred.csv").symlink_to(ws.parent / "secret")
+    with pytest.raises(AutoScorerError) as exc, safeio.boundary(ws):
+        safeio.open_fd(ws / "output" / "pred.csv")
+    assert error(exc) == outside("output/pred.csv")
+    with pytest.raises(AutoScorerError) as plain:  # no boundary: the last part is not followed
+        safeio.open_fd(ws / "output" / "pred.csv")
+    assert error(plain) == outside("pred.csv")
+    assert safeio.is_regular(ws / "output" / "pred.csv") is False
+    assert safeio.is_regular(ws / "input" / "gt.csv") is True
+
+
+def test_a_hard_link_in_output_is_refused(ws: Path) -> None:
+    (ws / "output" / "pred.csv").hardlink_to(ws / "input" / "gt.csv")
+    with pytest.raises(AutoScorerError) as exc, safeio.boundary(ws):
+        safeio.open_fd(ws / "output" / "pred.csv")
+    assert error(exc) == {
+        "code": "WORKSPACE_INVALID",
+        "message": "output/pred.csv is a hard link; the submission must write a file of its own",
+        "field": "output/pred.csv",
+        "details": {"file": "output/pred.csv", "reason": "hard_link", "fault": HOST},
+    }
+
+
+@pytest.mark.parametrize("entry", ["meta.json", "input", "output", "logs"])
+def test_a_linked_top_entry_is_refused(ws: Path, entry: str) -> None:
+    target = ws / entry
+    if target.exists():
+        target.rename(ws.parent / f"real-{entry}")
+    target.symlink_to(ws.parent / f"real-{entry}")
+    with pytest.raises(AutoScorerError) as exc:
+        safeio.check_top_level(ws)
+    assert error(exc) == {
+        "code": "WORKSPACE_INVALID",
+        "message": f"{entry} in the workspace is a symbolic link; the workspace's top-level "
+        "entries (meta.json, input/, output/, logs/) must be real files and folders",
+        "field": entry,
+        "details": {"entry": entry, "reason": "symlink", "fault": HOST},
+    }
+
+
+def test_open_file_reads_only(ws: Path) -> None:
+    with safeio.boundary(ws), safeio.open_file(ws / "input" / "gt.csv", "r") as fh:
+        assert fh.read() == "g"
+    with pytest.raises(ValueError, match="open_file opens for reading only"):
+        safeio.open_file(ws / "input" / "gt.csv", "w")
+
+
+def test_read_json_names_its_default_encoding(inp: Path) -> None:
+    (inp / "pred.json").write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(AutoScorerError) as exc:
+        files.read_json(inp / "pred.json", 100)
+    assert error(exc)["message"].startswith("input/pred.json is not valid utf-8 at byte 8;")
