@@ -227,4 +227,4 @@ def test_read_json_names_its_default_encoding(inp: Path) -> None:
     (inp / "pred.json").write_bytes(b'{"a": "\xff"}')
     with pytest.raises(AutoScorerError) as exc:
         files.read_json(inp / "pred.json", 100)
-    assert error(exc)["message"].startswith("input/pred.json is not valid utf-8 at byte 8;")
+    assert error(exc)["message"].startswith("input/pred.json is not valid utf-8 at byte 7;")
