@@ -124,6 +124,7 @@ def test_batch_submit_status_cancel_and_list(client, roots) -> None:
         jobs.append({"job_id": f"b{i}", "workspace_path": str(base / f"b{i}")})
     batch = data_of(client.post("/api/v1/jobs/batch", json={"jobs": jobs, "max_parallel": 1}), 202)
     assert batch["batch_id"].startswith("batch-") and batch["submitted_jobs"] == 4
+    assert batch["max_parallel"] == 1  # handed to the service, which stores it on each job
     assert [j["job_id"] for j in batch["jobs"]] == ["b0", "b1", "b2", "b3"]
     for i in range(4):
         _wait(client, f"b{i}")

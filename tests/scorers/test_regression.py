@@ -134,6 +134,33 @@ def test_functional_r2_and_friends() -> None:
     assert math.isnan(R.r2_score(y[:1], p[:1]))
 
 
+def test_weighted_functions_by_hand() -> None:
+    """Known values: errors (0, 0, 2) with weights (1, 1, 2) -> MSE 8/4, MAE 4/4."""
+    y, p, w = np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]), np.array([1.0, 1.0, 2.0])
+    assert R.mean_squared_error(y, p, w) == 2.0
+    assert R.root_mean_squared_error(y, p, w) == math.sqrt(2.0)
+    assert R.mean_absolute_error(y, p, w) == 1.0
+    assert R.mean_squared_error(y, p) == pytest.approx(4 / 3, abs=TOL)
+
+
+def test_two_samples_have_an_r2() -> None:
+    """Two samples are enough: y (1, 3), p (1, 2): 1 - 1/2."""
+    y, p = np.array([1.0, 3.0]), np.array([1.0, 2.0])
+    assert R.r2_score(y, p) == 0.5
+    metrics = R.regression_metrics(y, p)
+    assert (metrics.r2, metrics.warnings) == (0.5, [])
+
+
+def test_degenerate_r2_warnings_word_for_word() -> None:
+    one = R.regression_metrics(np.array([5.0]), np.array([4.0]))
+    assert one.warnings == ["R² is not defined for fewer than two samples; reported as null"]
+    constant = R.regression_metrics(np.array([2.0, 2.0]), np.array([2.0, 3.0]))
+    assert constant.r2 == 0.0
+    assert constant.warnings == [
+        "ground truth is constant, so R² is 1.0 for a perfect prediction and 0.0 otherwise"
+    ]
+
+
 def test_metadata() -> None:
     cls = get_scorer("regression_rmse")
     info = cls.describe()
