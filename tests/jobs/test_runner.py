@@ -17,6 +17,7 @@ from tests.jobs.helpers import unique
 
 from autoscorer.jobs import runner as R
 from autoscorer.jobs.models import JobRow
+from autoscorer.jobs.records import JobStatus, NewJob
 from autoscorer.jobs.store import JobStore
 from autoscorer.pipeline.run import PipelineRequest
 from autoscorer.workspace.models import ResourceUsage, Result
@@ -53,7 +54,7 @@ def add_job(store: JobStore, **extra: Any) -> str:
         "request_id": "req-1",
         **extra,
     }
-    store.add(fields, status="queued")
+    store.add(NewJob(**fields), status=JobStatus.QUEUED)
     return job_id
 
 
@@ -88,7 +89,7 @@ def cancel(store: JobStore, job_id: str) -> None:
 
 def messages(store: JobStore, job_id: str) -> list[tuple[str, str]]:
     logs, _total = store.logs(job_id)
-    return [(e["level"], e["message"]) for e in logs]
+    return [(e.level, e.message) for e in logs]
 
 
 def test_a_completed_run_stores_its_result(
@@ -98,11 +99,11 @@ def test_a_completed_run_stores_its_result(
     seen = fake_pipeline(monkeypatch, OK)
     assert R.JobRunner(store, "w1").run(job_id) is R.Outcome.DONE
     job = store.get(job_id)
-    assert (job["status"], job["stage"], job["progress"]) == ("completed", "done", 1.0)
-    assert (job["score"], job["error"], job["execution_time"]) == (0.875, None, 3.5)
+    assert (job.status, job.stage, job.progress) == ("completed", "done", 1.0)
+    assert (job.score, job.error, job.execution_time) == (0.875, None, 3.5)
     assert columns(store, job_id) == (None, 2.0, 1.25)
-    assert job["completed_at"] and job["estimated_completion"] is None
-    assert job["result"]["summary"]["score"] == 0.875
+    assert job.completed_at and job.estimated_completion is None
+    assert job.result["summary"]["score"] == 0.875
     assert messages(store, job_id)[-2:] == [("INFO", "halfway"), ("INFO", "completed")]
     (request,) = seen
     assert (request.workspace, request.scorer, request.executor) == (
@@ -120,10 +121,10 @@ def test_a_failed_run_keeps_its_progress_and_names_the_error(
     seen = fake_pipeline(monkeypatch, FAILED)
     R.JobRunner(store, "w1").run(job_id)
     job = store.get(job_id)
-    assert (job["status"], job["stage"], job["score"]) == ("failed", "failed", None)
+    assert (job.status, job.stage, job.score) == ("failed", "failed", None)
     assert columns(store, job_id) == ("EXIT_NONZERO", 0.0, 0.0)
-    assert job["error"]["message"] == "inference exited with code 3"
-    assert job["progress"] == 0.0  # the progress the job had, not 1.0
+    assert job.error["message"] == "inference exited with code 3"
+    assert job.progress == 0.0  # the progress the job had, not 1.0
     assert messages(store, job_id)[-1] == (
         "ERROR",
         "failed: [EXIT_NONZERO] inference exited with code 3",
@@ -137,7 +138,7 @@ def test_a_job_cancelled_while_running_stays_cancelled(
     job_id = add_job(store)
     fake_pipeline(monkeypatch, OK, lambda: cancel(store, job_id))
     R.JobRunner(store, "w1").run(job_id)
-    assert store.get(job_id)["status"] == "cancelled"
+    assert store.get(job_id).status == "cancelled"
 
 
 def test_a_stopping_worker_hands_the_job_back(
@@ -148,7 +149,7 @@ def test_a_stopping_worker_hands_the_job_back(
     fake_pipeline(monkeypatch, OK, runner.stop)
     assert runner.run(job_id) is R.Outcome.DONE
     job = store.get(job_id)
-    assert (job["status"], job["stage"], job["progress"], job["started_at"]) == (
+    assert (job.status, job.stage, job.progress, job.started_at) == (
         "queued",
         "requeued",
         0.0,
@@ -214,7 +215,7 @@ def test_the_heartbeat_clamps_progress_and_keeps_lines_it_could_not_write(
     beat.runner.store = store
     beat._beat()
     got = store.get(job_id)
-    assert (got["stage"], got["progress"]) == ("inference", 1.0)
+    assert (got.stage, got.progress) == ("inference", 1.0)
     assert messages(store, job_id)[-1] == ("INFO", "two")
     assert not beat.token.cancelled
 
