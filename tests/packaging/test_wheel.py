@@ -166,9 +166,10 @@ def test_the_wheels_migrations_build_a_postgresql_store(venv: Venv) -> None:
     try:
         probe = (
             "import sys; from autoscorer.jobs.store import JobStore; "
+            "from autoscorer.jobs.records import NewJob; "
             "s = JobStore(sys.argv[1]); "
-            "s.add({'job_id': 'pkg-1', 'workspace_path': '/w', 'executor': 'local'}); "
-            "print(s.get('pkg-1')['status']); s.close()"
+            "s.add(NewJob(job_id='pkg-1', workspace_path='/w', executor='local')); "
+            "print(s.get('pkg-1').status.value); s.close()"
         )
         assert venv.run(venv.python, "-c", probe, url).stdout.strip() == "submitted"
     finally:
