@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.live import stop
 from tests.security.live_server import Key, Server, free_port, start
 
 from autoscorer.settings import hash_key
@@ -228,12 +229,7 @@ def test_serve_says_at_start_that_empty_roots_allow_nothing(tmp_path: Path) -> N
         text = log.read_text()
         assert "workspace_roots is empty: every workspace path is refused" in text
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
 
 
 def test_scorer_loading_turned_off_refuses_load_reload_and_watch(tmp_path: Path) -> None:
