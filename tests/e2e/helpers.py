@@ -26,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "executors"))  # k8s_fake
 
 from tests.client.conftest import ADMIN_KEY, _api_keys
-from tests.live import free_port, wait_healthy
+from tests.live import free_port, stop, wait_healthy
 
 PY_IMAGE = "autoscorer-test/python"
 LABELS = ["cat", "dog"]
@@ -129,15 +129,6 @@ def _start(root: Path, env: dict[str, str]) -> tuple[str, subprocess.Popen[bytes
     return url, proc
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-
-
 @contextlib.contextmanager
 def running_server(executor: str, root: Path) -> Iterator[Server]:
     _require(executor)
@@ -151,7 +142,7 @@ def running_server(executor: str, root: Path) -> Iterator[Server]:
             env = _base_env(root, workspaces)
             env["AUTOSCORER_EXECUTOR"] = executor
         url, proc = _start(root, env)
-        stack.callback(_stop, proc)
+        stack.callback(stop, proc)
         yield Server(executor, url, workspaces, proc)
 
 
