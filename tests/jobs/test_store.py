@@ -104,6 +104,24 @@ def test_a_store_at_0001_upgrades_and_keeps_its_jobs_without_owner(
         s.close()
 
 
+@pytest.mark.postgres
+def test_postgresql_reads_send_no_begin(database_factory: Any) -> None:
+    """A status read is one statement: no BEGIN/ROLLBACK round trips around it."""
+    s = JobStore(database_factory("postgresql"))
+    try:
+        s.add(_fields("pg-read"))
+        with s.read_engine.connect() as conn:
+            conn.execute(select(1))
+            raw = conn.connection.dbapi_connection
+            assert raw is not None and raw.autocommit is True
+            assert raw.info.transaction_status.name == "IDLE"  # no transaction open
+        assert s.get("pg-read", result=False).job_id == "pg-read"
+        with s.session.begin() as session:  # writers keep their transaction
+            assert session.connection().connection.dbapi_connection.autocommit is False
+    finally:
+        s.close()
+
+
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
     s = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
     try:

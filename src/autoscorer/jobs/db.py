@@ -113,8 +113,12 @@ def _write_lock(engine: Engine) -> threading.RLock:
 
 
 def read_engine(engine: Engine) -> Engine:
-    """The same pool, for read-only transactions (no write lock on SQLite)."""
-    return engine.execution_options(**{READONLY: True})
+    """The same pool, for reads that need no transaction: no write lock on SQLite; on
+    PostgreSQL no ``BEGIN``/``ROLLBACK`` round trips around each read (autocommit), as
+    SQLite's readers already run (each statement consistent on its own)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READONLY: True})
+    return engine.execution_options(**{READONLY: True}, isolation_level="AUTOCOMMIT")
 
 
 def alembic_config(engine: Engine) -> Config:
