@@ -7,6 +7,7 @@ same permutation and the same errors, naming the ids as written.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ def _chunked(ids: list[str], cut: int = 1) -> pa.ChunkedArray:
         (["图_5", "图_6"], ["图_6", "图_5"], [5, 6]),
         (["img_5", "img_-5"], ["img_-5", "img_5"], [5, -5]),
         (["5", "6"], ["6", "5"], [5, 6]),
+        # padded after a canonical chunk: one width (3), no sign
+        (["img_100", "img_101", "img_007"], ["img_007", "img_101", "img_100"], [100, 101, 7]),
+        (["a1b", "a22b", "a-3b"], ["a-3b", "a1b", "a22b"], [1, 22, -3]),  # as printed
     ],
 )
 def test_numbered_ids_are_read_as_their_numbers(
@@ -52,7 +56,6 @@ def test_numbered_ids_are_read_as_their_numbers(
         (["img_1", "img_2"], ["img_01", "img_2"]),  # 1 and 01: one number, two texts
         (["img_7", "img_8"], ["img_8", "img_007"]),
         (["img_1", "img_2"], ["img_002", "img_001"]),  # canonical here, padded there
-        (["img_100", "img_101"], ["img_101", "img_007"]),  # padded after canonical chunks
         (["img_001", "img_02"], ["img_002", "img_001"]),  # two widths
         (["img_0", "img_-0"], ["img_0", "img_-0"]),
         (["img_00", "img_-0"], ["img_-0", "img_00"]),  # one width, but a sign
@@ -62,7 +65,11 @@ def test_numbered_ids_are_read_as_their_numbers(
         (["ab_5", "cd_6"], ["cd_6", "ab_5"]),  # two prefixes
         (["ab_5x", "ab_6y"], ["ab_6y", "ab_5x"]),  # two suffixes
         (["a.png", "b.png"], ["b.png", "a.png"]),  # no number
-        (["img_99999999999999999999"], ["img_99999999999999999999"]),  # beyond int64
+        (["img_1", "img_2"], ["img_1234567890123456789", "img_2"]),  # 19 digits
+        (["img_1", "img_2"], ["img_2", "img_"]),  # no number
+        (["img_1", "img_2"], ["img_2", "img_-"]),  # a sign alone
+        (["img_1", "img_2"], ["img_2", "im"]),  # shorter than the prefix
+        (["img_1", "img_2"], ["img_2", "img_1\u0660"]),  # a digit of another script
     ],
 )
 def test_ids_that_are_not_one_numbering_are_compared_as_text(
@@ -121,3 +128,60 @@ def test_ids_at_the_ends_of_int64_outside_the_table_are_unknown() -> None:
     p = np.array([top - 1, -(2**63), 5], dtype=np.int64)
     got = align._int_lookup(g, p, "input/gt.csv", int)
     assert got is not None and got.tolist() == [1, -1, -1]
+
+
+def _reference(gt: list[str], pred: list[str]) -> list[int] | None:
+    """The module's rule written out on Python strings: the numbers of gt + pred, or None."""
+    match = re.fullmatch(r"(.*?)([0-9]{1,18})([^0-9]*)", gt[0], re.DOTALL)
+    if match is None:
+        return None
+    prefix, _, suffix = match.groups()
+    middles = []
+    for text in gt + pred:
+        if not (text.startswith(prefix) and text.endswith(suffix)):
+            return None
+        if len(text) - len(prefix) - len(suffix) < 1:
+            return None
+        middle = text[len(prefix) : len(text) - len(suffix)]
+        if not re.fullmatch(r"-?[0-9]{1,18}", middle):
+            return None
+        middles.append(middle)
+    canonical = all(str(int(m)) == m for m in middles)
+    one_width = len({len(m) for m in middles}) == 1 and not any(m[0] == "-" for m in middles)
+    return [int(m) for m in middles] if canonical or one_width else None
+
+
+def _random_pair(rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """Ids of one scheme in both files (prediction order shuffled), sometimes spoiled."""
+    prefix = str(rng.choice(["img_", "", "图-", "a1b", "frame_"]))
+    suffix = str(rng.choice(["", ".png", "x", "_v2x"]))
+    low = -50 if rng.random() < 0.2 else 0
+    numbers = rng.integers(low, 10 ** int(rng.integers(1, 7)), 40)
+    width = int(rng.integers(1, 8)) if rng.random() < 0.3 else 0
+    gt = [f"{prefix}{n:0{width}d}{suffix}" for n in numbers]
+    pred = [gt[i] for i in rng.permutation(len(gt))]
+    odd = ["0", "+", " ", "-", "--", "x", "\u0660", "9" * 19, "", "00"]
+    for _ in range(int(rng.integers(0, 3))):  # a few odd ones: padded, signed, spaced, other
+        ids = gt if rng.random() < 0.5 else pred
+        i = int(rng.integers(0, len(ids)))
+        ids[i] = f"{prefix}{rng.choice(odd)}{abs(int(numbers[i]))}{suffix}"
+    return gt, pred
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_numbered_ids_follow_the_rule_on_random_sets(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    gt, pred = _random_pair(rng)
+    big = rng.random() < 0.5  # large_string offsets
+    kind = pa.large_string() if big else pa.string()
+    cuts = sorted(int(c) for c in rng.integers(0, len(gt), 2))
+    sliced = pa.array(["pad", *gt, "pad"], kind).slice(1, len(gt))  # offset != 0
+    g = pa.chunked_array([sliced[: cuts[0]], sliced[cuts[0] : cuts[1]], sliced[cuts[1] :]])
+    p = pa.chunked_array([pa.array(pred, kind)])
+    got = numbered_ids(g, p)
+    want = _reference(gt, pred)
+    if want is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert got[0].tolist() + got[1].tolist() == want
