@@ -148,7 +148,8 @@ class KubernetesSandbox(_Sandbox):
         pod, job = snap.pod, snap.job
         vanished = pod is None and snap.pod_seen and not self._killed
         self._seen_pod, self.pod = snap.pod_seen, pod or self.pod
-        cs = st.container_status(pod)
+        # a pod deleted between two looks: its last state says whether the container ran
+        cs = st.container_status(pod if pod is not None else snap.gone_pod)
         if cs is not None:
             self.image_digest = _image_digest(cs.image_id) or self.image_digest
         if not self.running and st.has_started(cs):

@@ -34,6 +34,7 @@ WATCH_READ_MARGIN = 10.0  # a watch read waits timeoutSeconds + this: the server
 WATCH_FAILURES = 3  # failed attempts in a row (nothing received) before polling instead
 RETRY_PAUSE = 0.2  # seconds, times the failures before it (the first retry is immediate)
 JOIN_SECONDS = 2.0
+CATCH_UP_SECONDS = 2.0  # for the pod's watch to bring a deletion the list already shows
 _FINAL = (401, 403, 404, 405)  # retrying a watch will not help: poll
 QUICK_END = 1.0  # a watch that ends sooner with nothing new counts as a failed attempt
 
@@ -54,6 +55,7 @@ class Snapshot:
     pod_prev_at: float  # ... and of the one before
     version: int  # counts the changes
     fresh: bool = False  # the pod was read after the Job (else the pod's watch may lag)
+    gone_pod: Any = None  # a deleted pod's last state, as its DELETED event carried it
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class Follower:
         )  # fmt: skip
         self.failed: str | None = None  # why the watch gave up (the sandbox polls then)
         self._cond = threading.Condition()
-        self._objects: dict[str, Any] = {"job": job, "pod": None}
+        self._objects: dict[str, Any] = {"job": job, "pod": None, "gone_pod": None}
         self._seen: set[str] = {"job"}
         self._version = 0
         self._pod_at = self._pod_prev_at = time.monotonic()
@@ -105,13 +107,31 @@ class Follower:
             return Snapshot(
                 self._objects["job"], self._objects["pod"], "job" in self._seen,
                 "pod" in self._seen, self._pod_at, self._pod_prev_at, self._version,
+                gone_pod=self._objects["gone_pod"],
             )  # fmt: skip
 
     def refresh_pod(self) -> Snapshot:
         """Read the pod now (a list): the two watches are separate streams, so a Job's
-        condition can arrive before the pod change that caused it."""
-        self._relist(self.kinds[1])
+        condition can arrive before the pod change that caused it. A pod the list no longer
+        shows was deleted after the watch's last event; that deletion's event carries the
+        pod's final state (it ran, a node was lost), so it is waited for, up to
+        ``CATCH_UP_SECONDS`` (the whole time only when the Job never had a pod)."""
+        kind = self.kinds[1]
+        found = kind.list_fn(self.namespace, **kind.selector, _request_timeout=API_TIMEOUT)
+        if found.items:
+            self._update(kind.name, found.items[0])
+        else:
+            with self._cond:
+                self._cond.wait_for(self._pod_gone_or_failed, CATCH_UP_SECONDS)
+            if self._objects["pod"] is not None:
+                self._update(kind.name, None)
         return replace(self.next(-1, 0), fresh=True)
+
+    def _pod_gone_or_failed(self) -> bool:
+        """The watch brought the pod's deletion (a pod it never saw may still be on its way:
+        its events come after the list that no longer shows it), or gave up."""
+        gone = "pod" in self._seen and self._objects["pod"] is None
+        return gone or self.failed is not None
 
     def stop(self) -> None:
         """Shut the open streams and wait for the threads (bounded)."""
@@ -194,12 +214,18 @@ class Follower:
             obj = self.api.deserialize(json.dumps(raw), kind.model, "application/json")
             self._update(kind.name, obj)
         elif kind_of == "DELETED":
-            self._update(kind.name, None)
+            # states before it may never have been looked at (the sandbox reads the latest
+            # only): the final state it carries still tells that the container ran, and why
+            # it ended (a node lost, an eviction)
+            gone = self.api.deserialize(json.dumps(raw), kind.model, "application/json")
+            self._update(kind.name, None, gone=gone if kind.name == "pod" else None)
         return str(version) if version else None
 
-    def _update(self, name: str, obj: Any) -> None:
+    def _update(self, name: str, obj: Any, gone: Any = None) -> None:
         with self._cond:
             self._objects[name] = obj
+            if gone is not None:
+                self._objects["gone_pod"] = gone
             if obj is not None:
                 self._seen.add(name)
             if name == "pod":
