@@ -193,6 +193,31 @@ def test_open_fd_with_a_root_is_confined_without_a_boundary(scene: Scene) -> Non
     scene.assert_held()
 
 
+def test_a_link_swapped_in_after_the_check_is_not_followed(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between confine() and the open, output/sub/pred.csv becomes a link out: ELOOP, named."""
+    (scene.ws / "output" / "sub").mkdir()
+    pred = scene.ws / "output" / "sub" / "pred.csv"
+    pred.write_text("id,label\n")
+    checked = safeio.open_checked
+
+    def swap_then_open(root: Path, parts: tuple[str, ...], flags: int) -> int:
+        pred.unlink()
+        pred.symlink_to(scene.outside / "pred.csv")
+        return checked(root, parts, flags)
+
+    monkeypatch.setattr(safeio, "open_checked", swap_then_open)
+    before = fds()
+    with pytest.raises(safeio.OutsideWorkspace) as exc, safeio.boundary(scene.ws):
+        safeio.open_fd(pred)
+    assert error(exc) == outside("output/sub/pred.csv")
+    assert isinstance(exc.value.__cause__, OSError)
+    assert exc.value.__cause__.errno == errno.ELOOP
+    assert fds() == before
+    scene.assert_held()
+
+
 def test_open_fd_keeps_other_errors(scene: Scene) -> None:
     before = fds()
     for root in (None, scene.ws):
@@ -266,12 +291,30 @@ def test_open_file_modes_and_blocking(scene: Scene) -> None:
         assert text.read(3) == "id,"
         assert os.get_blocking(text.fileno()) is True
     before = fds()
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError):  # open(fd, "r", encoding=...) closed fd, then a 2nd close
         safeio.open_file(gt, "r", encoding="no-such-codec")
     for wrong in ("w", "r+", "rb+", "wb", "a"):
         with pytest.raises(ValueError) as exc:
             safeio.open_file(gt, wrong)
         assert str(exc.value) == "open_file opens for reading only"
+    assert fds() == before
+
+
+def test_open_file_closes_the_descriptor_once_when_it_fails(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the file object owns the descriptor, open_file closes it; after, the object."""
+    gt = scene.ws / "input" / "gt.csv"
+    before = fds()
+
+    def refuse(fd: int, blocking: bool) -> None:
+        raise OSError(errno.EIO, "cannot")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "set_blocking", refuse)
+        with pytest.raises(OSError) as exc:
+            safeio.open_file(gt)
+    assert (exc.value.errno, exc.value.strerror) == (errno.EIO, "cannot")
     assert fds() == before
 
 

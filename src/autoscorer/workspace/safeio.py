@@ -181,7 +181,7 @@ def open_file(path: str | os.PathLike[str], mode: str = "rb", **kw: Any) -> IO[A
     fd = open_fd(path)
     try:
         os.set_blocking(fd, True)
-        raw = io.FileIO(fd, "r")  # owns fd from here on
+        raw = io.FileIO(fd)  # reads, and owns fd from here on
     except BaseException:
         os.close(fd)
         raise
