@@ -298,7 +298,7 @@ def test_narrow_offsets_and_row_numbers() -> None:
 
 @pytest.mark.parametrize("quote", ["", '"'])
 def test_a_field_longer_than_the_read_block(gt: Path, quote: str) -> None:
-    """pyarrow's own words when none of ours fits: a 3 MiB field spans two 1 MiB blocks."""
+    """pyarrow's own words when none of ours fits: 3 MiB is more than two 1 MiB read blocks."""
     reason = "straddling object straddles two block boundaries (try to increase block size?)"
     text = f"id,label\n1,a\n2,{quote}{'b' * (3 << 20)}{quote}\n"
     assert failure(gt, text, (ID, LABEL)) == {
