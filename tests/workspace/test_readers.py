@@ -199,6 +199,19 @@ def test_a_hard_link_in_output_is_refused(ws: Path) -> None:
     }
 
 
+def test_a_folder_in_output_is_missing_not_a_hard_link(ws: Path) -> None:
+    """A folder has several links of its own; it is no file (it was refused as a hard link)."""
+    (ws / "output" / "pred.csv").mkdir()
+    with pytest.raises(AutoScorerError) as exc, safeio.boundary(ws):
+        files.check_file(ws / "output" / "pred.csv", 100)
+    assert error(exc) == {
+        "code": "MISSING_FILE",
+        "message": "output/pred.csv is missing",
+        "field": "output/pred.csv",
+        "details": {"file": "output/pred.csv", "fault": PART},
+    }
+
+
 @pytest.mark.parametrize("entry", ["meta.json", "input", "output", "logs"])
 def test_a_linked_top_entry_is_refused(ws: Path, entry: str) -> None:
     target = ws / entry

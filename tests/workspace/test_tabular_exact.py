@@ -294,3 +294,44 @@ def test_narrow_offsets_and_row_numbers() -> None:
         "c",
         "a",
     ]
+
+
+@pytest.mark.parametrize("quote", ["", '"'])
+def test_a_field_longer_than_the_read_block(gt: Path, quote: str) -> None:
+    """pyarrow's own words when none of ours fits: 3 MiB is more than two 1 MiB read blocks."""
+    reason = "straddling object straddles two block boundaries (try to increase block size?)"
+    text = f"id,label\n1,a\n2,{quote}{'b' * (3 << 20)}{quote}\n"
+    assert failure(gt, text, (ID, LABEL)) == {
+        "code": "PARSE_ERROR",
+        "message": f"{NAME} could not be read as CSV: {reason}",
+        "field": NAME,
+        "details": {"file": NAME, "reason": reason, "fault": PART},
+    }
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "gbk"])
+def test_bad_bytes_past_the_head_in_another_encoding(gt: Path, encoding: str) -> None:
+    """pyarrow transcodes a non-UTF-8 file with Python's codec: its UnicodeDecodeError."""
+    body = "".join(f"{i},a\n" for i in range(40_000)).encode()
+    text = b"id,label\n" + body + b"x,\xff\n"
+    assert failure(gt, text, (ID, LABEL), fmt=T.CsvFormat(encoding)) == {
+        "code": "ENCODING_ERROR",
+        "message": f"{NAME} is not valid {encoding} at byte 308901 (line 40002); check "
+        f"data.encoding in meta.json or re-save the file as {encoding}",
+        "field": NAME,
+        "details": {
+            "file": NAME,
+            "encoding": encoding,
+            "byte_offset": 308_901,
+            "line": 40_002,
+            "fault": PART,
+        },
+    }
+
+
+def test_an_empty_integer_label_past_the_sample(gt: Path) -> None:
+    """The 1000 sampled labels are integers, so the column is int64 and the empty one a null."""
+    body = "".join(f"{i},{i % 3}\n" for i in range(1500))
+    assert failure(gt, "id,label\n" + body + "1500,\n", (ID, LABEL)) == row_fault(
+        1501, "label", "label is empty"
+    )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 import uuid
@@ -143,7 +144,8 @@ def _open_plain(path: str | os.PathLike[str], flags: int) -> int:
 def _open_confined(path: str | os.PathLike[str], root: Path, flags: int) -> int:
     parts = confine(path, root)
     fd = open_checked(root, parts, flags)
-    if parts[0] == "output" and os.fstat(fd).st_nlink > 1:
+    st = os.fstat(fd)  # a folder has several links of its own: open_fd refuses it as a folder
+    if parts[0] == "output" and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
         os.close(fd)  # a hard link in output/ may be the ground truth under another name
         rel = "/".join(parts)
         raise OutsideWorkspace(
@@ -168,15 +170,26 @@ def open_checked(root: Path, parts: tuple[str, ...], flags: int = os.O_RDONLY) -
 
 
 def open_file(path: str | os.PathLike[str], mode: str = "rb", **kw: Any) -> IO[Any]:
-    """:func:`open_fd` as a file object (``"rb"`` or ``"r"`` with ``encoding`` etc.)."""
+    """:func:`open_fd` as a file object (``"rb"``, or ``"r"`` with ``encoding`` etc.).
+
+    The descriptor is closed exactly once when something fails: ``open(fd, "r",
+    encoding="unknown")`` closes it itself, and a second close could hit a
+    descriptor another thread has been given the same number since.
+    """
     if mode not in ("rb", "r"):
         raise ValueError("open_file opens for reading only")
     fd = open_fd(path)
     try:
         os.set_blocking(fd, True)
-        return open(fd, mode, **kw)
+        raw = io.FileIO(fd)  # reads, and owns fd from here on
     except BaseException:
         os.close(fd)
+        raise
+    try:
+        buffered = io.BufferedReader(raw)
+        return io.TextIOWrapper(buffered, **kw) if mode == "r" else buffered
+    except BaseException:
+        raw.close()
         raise
 
 
