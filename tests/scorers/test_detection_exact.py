@@ -579,6 +579,10 @@ def test_stable_order_small_and_huge_keys() -> None:
     big = np.array([2**40, 0, 2**40, 5], dtype=np.int64)
     other = np.array([2**30, 1, 0, 2**30], dtype=np.int64)  # 2**70 combinations: lexsort
     assert stable_order(big, other).tolist() == [1, 3, 2, 0]
+    # 4 * (2**62 + 1) combinations: packed into one int64 it would wrap and put 0 first
+    assert stable_order(np.array([3, 1]), np.array([2**62, 5])).tolist() == [1, 0]
+    # keys above 2**53 stay exact (int64, not float64 packing)
+    assert stable_order(np.array([2**60 + 1, 2**60])).tolist() == [1, 0]
 
 
 def test_top_per_group() -> None:
@@ -617,6 +621,8 @@ def test_greedy_match_preferences() -> None:
     assert m.det.tolist() == [0, 1]
     # rows: (area 0, t 0.5), (area 0, t 0.65), (area 1, t 0.5), (area 1, t 0.65)
     assert m.gt.tolist() == [[0, 2], [0, 3], [2, 1], [0, 3]]
+    high = greedy_match(pairs, np.array([0, 0]), crowd, ignore, np.array([0.8, 0.95]))
+    assert high.gt.tolist() == [[0, -1], [-1, -1], [0, -1], [-1, -1]]  # -1: no match
 
 
 def test_accumulate_flags_and_counts() -> None:
@@ -643,3 +649,24 @@ def test_accumulate_flags_and_counts() -> None:
     assert np.all(acc.precision(o, big, 1, COCO_RECALL_THRESHOLDS)[0, 51:, 0] == 2 / (2 + eps))
     two = acc.area_flags(o, 0, 2)
     assert two.tp.tolist() == [[True, False]] and two.valid.tolist() == [[True, False]]
+
+
+def test_a_single_ground_truth_matched_at_low_thresholds_only() -> None:
+    """IoU 0.64: a TP at thresholds 0.5, 0.55, 0.6, unmatched above (AP = AR = 3/10)."""
+    ev = evaluate_bbox(
+        gt_boxes([(1, 1, 0, 0, 10, 10, 100, 0)], 1, 1), dt_boxes([(1, 1, 0, 0, 8, 8, 0.5)])
+    )
+    assert ev.recall[:, 0, 0, -1].tolist() == [1.0, 1.0, 1.0] + [0.0] * 7
+    assert average_precision(ev) == pytest.approx(0.3 / (1 + np.spacing(1)), abs=1e-15)
+    assert average_recall(ev) == pytest.approx(0.3, abs=1e-15)
+
+
+def test_two_true_positives_within_one_recall_step() -> None:
+    """200 truths: recall moves by 0.005 per TP, so the TPs at recall 0.01 (precision 1) and
+    0.015 (precision 3/4, after a FP) reach the same thresholds; the better one counts."""
+    gt = gt_boxes([(1, 1, 20 * i, 0, 10, 10, 100, 0) for i in range(200)], 1, 1)
+    tp, fp = (0.0, 20.0, 40.0), (0.0, 50.0)  # x of the TPs, (x, y) of the FP
+    rows = [(1, 1, tp[0], 0, 10, 10, 0.9), (1, 1, tp[1], 0, 10, 10, 0.8)]
+    dt = dt_boxes([*rows, (1, 1, *fp, 10, 10, 0.7), (1, 1, tp[2], 0, 10, 10, 0.6)])
+    p = evaluate_bbox(gt, dt).precision[:, :, 0, 0]
+    assert np.all(p[:, :2] == 2 / (2 + np.spacing(1))) and np.all(p[:, 2:] == 0)
