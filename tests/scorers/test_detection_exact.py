@@ -670,3 +670,12 @@ def test_two_true_positives_within_one_recall_step() -> None:
     dt = dt_boxes([*rows, (1, 1, *fp, 10, 10, 0.7), (1, 1, tp[2], 0, 10, 10, 0.6)])
     p = evaluate_bbox(gt, dt).precision[:, :, 0, 0]
     assert np.all(p[:, :2] == 2 / (2 + np.spacing(1))) and np.all(p[:, 2:] == 0)
+
+
+def test_an_unmatched_detection_is_sized_by_its_own_box() -> None:
+    """A 5 x 100 false positive has area 500: it counts against the small truth in "small"."""
+    gt = gt_boxes([(1, 1, 0, 0, 10, 10, 100, 0)], 1, 1)
+    dt = dt_boxes([(1, 1, 200, 0, 5, 100, 0.9), (1, 1, 0, 0, 10, 10, 0.5)])
+    ev = evaluate_bbox(gt, dt)
+    assert average_precision(ev, "small") == pytest.approx(0.5, abs=1e-12)
+    assert average_precision(ev, "large") is None
