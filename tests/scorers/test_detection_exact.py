@@ -1,10 +1,13 @@
 """COCO bbox evaluation on small hand-built cases whose results are written in as literals.
 
-The expected numbers were computed once with pycocotools 2.0 (``COCOeval(iouType="bbox")``,
-``evaluate(); accumulate(); summarize()``, the parameters set as in ``test_detection.py``'s
-``reference``) and are checked here without it, on arrays: each case runs in milliseconds,
-so these tests come first in the mutation selection of ``functional.detection``,
-``coco_match`` and ``coco_accumulate`` (``scripts/mutation``) and a wrong line fails fast.
+The expected numbers were computed once with pycocotools 2.0.11 (``COCOeval(iouType="bbox")``,
+``evaluate(); accumulate()``, the parameters set as in ``test_detection.py``'s
+``reference``): the stats from its ``eval["precision"][..., -1]`` and ``eval["recall"]``
+the way ``coco_stats`` reads them (equal to ``summarize()``'s with the default
+parameters), ``precision`` and ``recall`` as ``weighted_sum`` of those two arrays. They are
+checked here without pycocotools, on arrays: each case runs in milliseconds, so these
+tests come first in the mutation selection of ``functional.detection``, ``coco_match``
+and ``coco_accumulate`` (``scripts/mutation``) and a wrong line fails fast.
 ``test_detection.py`` keeps the comparison with pycocotools on random data.
 
 Boxes are ``[x, y, w, h]``; image and category ids are 1, 2, ... so the index is id - 1.
