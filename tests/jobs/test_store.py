@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 from tests.jobs.helpers import REPO, unique
 
 from autoscorer.errors import Conflict, InvalidParameter, JobNotFound
@@ -23,8 +25,8 @@ from autoscorer.jobs.db import current_revision, head_revision
 from autoscorer.jobs.joblogs import MAX_MESSAGE
 from autoscorer.jobs.models import Base, JobLogRow, JobRow
 from autoscorer.jobs.reaper import Reaper
-from autoscorer.jobs.records import JobStatusView, NewJob, iso
-from autoscorer.jobs.store import JobStore
+from autoscorer.jobs.records import JobStatus, JobStatusView, NewJob, iso
+from autoscorer.jobs.store import JobStore, _new_rows
 
 STORES = [
     pytest.param("sqlite", id="sqlite"),
@@ -219,6 +221,72 @@ def test_add_and_add_many(store: JobStore) -> None:
         with pytest.raises(JobNotFound):
             store.get(f.job_id)
     assert [r.job_id for r in store.add_many(fresh)] == [f.job_id for f in fresh]
+
+
+def test_a_taken_id_is_a_conflict_that_names_it(store: JobStore) -> None:
+    taken = store.add(_fields()).job_id
+    with pytest.raises(Conflict) as one:
+        store.add(_fields(taken))
+    assert (one.value.message, one.value.field, one.value.details) == (
+        f"job {taken} already exists; pick another job_id or omit it",
+        "job_id",
+        {"job_id": taken},
+    )
+    with pytest.raises(Conflict) as alone:  # add_many of one job says the same
+        store.add_many([_fields(taken)])
+    assert (alone.value.message, alone.value.details) == (one.value.message, {"job_id": taken})
+    again = store.add(_fields()).job_id
+    with pytest.raises(Conflict) as many:
+        store.add_many([_fields(again), _fields(), _fields(taken), _fields(taken)])
+    assert (many.value.message, many.value.field, many.value.details) == (
+        f"job ids already used: {', '.join(sorted([again, taken]))}; nothing submitted",
+        "job_id",
+        {"job_ids": sorted([again, taken])},
+    )
+    ids = [unique("many") for _ in range(12)]
+    store.add_many([_fields(i) for i in ids])
+    with pytest.raises(Conflict) as listed:  # the message names ten, the details all
+        store.add_many([_fields(i) for i in ids])
+    assert (
+        listed.value.message
+        == f"job ids already used: {', '.join(sorted(ids)[:10])}; nothing submitted"
+    )
+    assert listed.value.details == {"job_ids": sorted(ids)}
+
+
+def test_a_missing_required_column_is_not_reported_as_a_taken_id(store: JobStore) -> None:
+    """A NOT NULL column left None fails with the database's error, not a Conflict."""
+    bad = replace(_fields(), executor=None)
+    with pytest.raises(IntegrityError, match="executor"):
+        store.add(bad)
+    with pytest.raises(IntegrityError, match="executor"):
+        store.add_many([_fields(), bad])
+    with pytest.raises(JobNotFound):
+        store.get(bad.job_id)
+
+
+def test_a_group_commit_with_a_refused_add_stores_the_others(store: JobStore) -> None:
+    """Adds arriving together share one transaction (``_insert_batch``); when one of them
+    is refused, the others still go in and only that one gets its error."""
+    taken = store.add(_fields()).job_id
+    fresh = [unique("fresh") for _ in range(3)]
+    items = [_fields(fresh[0]), _fields(taken), _fields(fresh[1]),
+             replace(_fields(), executor=None), _fields(fresh[2])]  # fmt: skip
+    errors = store._insert_batch([(v, True) for v in _new_rows(items, JobStatus.QUEUED)])
+    assert [type(e).__name__ for e in errors] == [
+        "NoneType", "Conflict", "NoneType", "IntegrityError", "NoneType"
+    ]  # fmt: skip
+    assert isinstance(errors[1], Conflict) and errors[1].details == {"job_id": taken}
+    for job_id in fresh:
+        assert store.get(job_id).status == "queued"
+        assert [(e.level, e.component, e.message) for e in store.logs(job_id)[0]] == [
+            ("INFO", "api", "submitted to queue score")
+        ]
+    one = unique("one")
+    assert store._insert_batch(
+        [(v, False) for v in _new_rows([_fields(one)], JobStatus.QUEUED)]
+    ) == [None]
+    assert store.logs(one) == ([], 0)  # no first line asked for
 
 
 def test_claim_is_exclusive_and_a_lost_lease_can_be_taken(store: JobStore) -> None:
