@@ -105,8 +105,10 @@ def test_a_store_at_0001_upgrades_and_keeps_its_jobs_without_owner(
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
-    s = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    s = JobStore(url)
     try:
+        assert s.url == url  # what another store on the same database is opened with
         with s.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
@@ -280,6 +282,10 @@ def test_a_group_commit_with_a_refused_add_stores_the_others(store: JobStore) ->
         assert [(e.level, e.component, e.message) for e in store.logs(job_id)[0]] == [
             ("INFO", "api", "submitted to queue score")
         ]
+    pair = [_fields(taken), _fields()]  # two: each gets its own answer
+    errors = store._insert_batch([(v, False) for v in _new_rows(pair, JobStatus.QUEUED)])
+    assert [type(e).__name__ for e in errors] == ["Conflict", "NoneType"]
+    assert store.get(pair[1].job_id).status == "queued"
     one = unique("one")
     assert store._insert_batch(
         [(v, False) for v in _new_rows([_fields(one)], JobStatus.QUEUED)]
