@@ -16,6 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 from tests.jobs.helpers import REPO, unique
 
 from autoscorer.errors import Conflict, InvalidParameter, JobNotFound
@@ -23,8 +24,8 @@ from autoscorer.jobs.db import current_revision, head_revision
 from autoscorer.jobs.joblogs import MAX_MESSAGE
 from autoscorer.jobs.models import Base, JobLogRow, JobRow
 from autoscorer.jobs.reaper import Reaper
-from autoscorer.jobs.records import JobStatusView, NewJob, iso
-from autoscorer.jobs.store import JobStore
+from autoscorer.jobs.records import JobStatus, JobStatusView, NewJob, iso
+from autoscorer.jobs.store import JobStore, _new_rows
 
 STORES = [
     pytest.param("sqlite", id="sqlite"),
@@ -40,16 +41,15 @@ def store(request: pytest.FixtureRequest, database_factory: Any) -> Iterator[Job
 
 
 def _fields(job_id: str | None = None, **extra: Any) -> NewJob:
-    return NewJob(
-        job_id=job_id or unique("job"),
-        task_type="classification",
-        scorer="classification_f1",
-        workspace_path="/nowhere",
-        executor="local",
-        queue="score",
-        config={},
-        **extra,
-    )
+    fields: dict[str, Any] = {
+        "task_type": "classification",
+        "scorer": "classification_f1",
+        "workspace_path": "/nowhere",
+        "executor": "local",
+        "queue": "score",
+        "config": {},
+    }
+    return NewJob(job_id=job_id or unique("job"), **{**fields, **extra})
 
 
 # -- schema --------------------------------------------------------------------------
@@ -123,8 +123,10 @@ def test_postgresql_reads_send_no_begin(database_factory: Any) -> None:
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
-    s = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    s = JobStore(url)
     try:
+        assert s.url == url  # what another store on the same database is opened with
         with s.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
@@ -237,6 +239,229 @@ def test_add_and_add_many(store: JobStore) -> None:
         with pytest.raises(JobNotFound):
             store.get(f.job_id)
     assert [r.job_id for r in store.add_many(fresh)] == [f.job_id for f in fresh]
+
+
+def test_a_taken_id_is_a_conflict_that_names_it(store: JobStore) -> None:
+    taken = store.add(_fields()).job_id
+    with pytest.raises(Conflict) as one:
+        store.add(_fields(taken))
+    assert (one.value.message, one.value.field, one.value.details) == (
+        f"job {taken} already exists; pick another job_id or omit it",
+        "job_id",
+        {"job_id": taken},
+    )
+    with pytest.raises(Conflict) as alone:  # add_many of one job says the same
+        store.add_many([_fields(taken)])
+    assert (alone.value.message, alone.value.details) == (one.value.message, {"job_id": taken})
+    again = store.add(_fields()).job_id
+    with pytest.raises(Conflict) as many:
+        store.add_many([_fields(again), _fields(), _fields(taken), _fields(taken)])
+    assert (many.value.message, many.value.field, many.value.details) == (
+        f"job ids already used: {', '.join(sorted([again, taken]))}; nothing submitted",
+        "job_id",
+        {"job_ids": sorted([again, taken])},
+    )
+    ids = [unique("many") for _ in range(12)]
+    store.add_many([_fields(i) for i in ids])
+    with pytest.raises(Conflict) as listed:  # the message names ten, the details all
+        store.add_many([_fields(i) for i in ids])
+    assert (
+        listed.value.message
+        == f"job ids already used: {', '.join(sorted(ids)[:10])}; nothing submitted"
+    )
+    assert listed.value.details == {"job_ids": sorted(ids)}
+
+
+def test_a_missing_required_column_is_not_reported_as_a_taken_id(store: JobStore) -> None:
+    """A NOT NULL column left None fails with the database's error, not a Conflict."""
+    bad = _fields(executor=None)
+    with pytest.raises(IntegrityError, match="executor"):
+        store.add(bad)
+    with pytest.raises(IntegrityError, match="executor"):
+        store.add_many([_fields(), bad])
+    with pytest.raises(JobNotFound):
+        store.get(bad.job_id)
+
+
+def test_a_group_commit_with_a_refused_add_stores_the_others(store: JobStore) -> None:
+    """Adds arriving together share one transaction (``_insert_batch``); when one of them
+    is refused, the others still go in and only that one gets its error."""
+    taken = store.add(_fields()).job_id
+    fresh = [unique("fresh") for _ in range(3)]
+    items = [_fields(fresh[0]), _fields(taken), _fields(fresh[1]),
+             _fields(executor=None), _fields(fresh[2])]  # fmt: skip
+    errors = store._insert_batch([(v, True) for v in _new_rows(items, JobStatus.QUEUED)])
+    assert [type(e).__name__ for e in errors] == [
+        "NoneType", "Conflict", "NoneType", "IntegrityError", "NoneType"
+    ]  # fmt: skip
+    assert isinstance(errors[1], Conflict) and errors[1].details == {"job_id": taken}
+    for job_id in fresh:
+        assert store.get(job_id).status == "queued"
+        assert [(e.level, e.component, e.message) for e in store.logs(job_id)[0]] == [
+            ("INFO", "api", "submitted to queue score")
+        ]
+    pair = [_fields(taken), _fields()]  # two: each gets its own answer
+    errors = store._insert_batch([(v, False) for v in _new_rows(pair, JobStatus.QUEUED)])
+    assert [type(e).__name__ for e in errors] == ["Conflict", "NoneType"]
+    assert store.get(pair[1].job_id).status == "queued"
+    one = unique("one")
+    assert store._insert_batch(
+        [(v, False) for v in _new_rows([_fields(one)], JobStatus.QUEUED)]
+    ) == [None]
+    assert store.logs(one) == ([], 0)  # no first line asked for
+
+
+def test_ids_taken_twice_in_one_submission_or_meanwhile_are_conflicts(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twice = unique("twice")
+    with pytest.raises(Conflict) as inside:  # the same new id twice in one submission
+        store.add_many([_fields(twice), _fields(), _fields(twice)])
+    assert inside.value.details == {"job_ids": [twice]}
+    taken = store.add(_fields()).job_id
+    with pytest.raises(Conflict) as pair:
+        store.add_many([_fields(), _fields(taken)])
+    assert pair.value.message == f"job ids already used: {taken}; nothing submitted"
+    with pytest.raises(JobNotFound):
+        store.get(twice)
+    # an id taken between add_many's check and its insert: the insert fails, and the
+    # Conflict names the id as in the check
+    insert = store._insert
+    for wanted, expected in ((1, "job {} already exists; pick another job_id or omit it"),
+                             (2, "job ids already used: {}; nothing submitted")):  # fmt: skip
+        items = [_fields() for _ in range(wanted)]
+        late = items[-1]
+
+        def racing(rows: Any, late: NewJob = late) -> None:
+            monkeypatch.setattr(store, "_insert", insert)
+            store.add(late)  # another client, just before this insert
+            insert(rows)
+
+        monkeypatch.setattr(store, "_insert", racing)
+        with pytest.raises(Conflict) as raced:
+            store.add_many(items)
+        assert raced.value.message == expected.format(late.job_id)
+        for item in items[:-1]:
+            with pytest.raises(JobNotFound):
+                store.get(item.job_id)
+
+
+def test_add_and_add_many_write_a_first_line_only_when_asked(store: JobStore) -> None:
+    quiet = store.add_many([_fields()])[0].job_id
+    assert store.logs(quiet) == ([], 0)
+    assert store.logs(store.add(_fields()).job_id) == ([], 0)
+    loud = store.add_many([_fields(queue="gpu")], log=True)[0].job_id
+    assert [(e.level, e.component, e.message) for e in store.logs(loud)[0]] == [
+        ("INFO", "api", "submitted to queue gpu")
+    ]
+
+
+def test_get_of_an_unknown_job(store: JobStore) -> None:
+    missing = unique("missing")
+    with pytest.raises(JobNotFound) as info:
+        store.get(missing, result=False)
+    assert (info.value.message, info.value.field) == (f"job {missing} not found", "job_id")
+
+
+def test_list_filters_sorts_and_pages(store: JobStore) -> None:
+    scorer, owner = unique("scorer"), unique("owner")
+    ids = []
+    for k in range(3):
+        ids.append(store.add(_fields(scorer=scorer, owner=owner if k else None)).job_id)
+        time.sleep(0.002)  # distinct created_at
+
+    def listed(**kw: Any) -> tuple[list[str], int]:
+        views, total = store.list(scorer=scorer, **kw)
+        return [v.job_id for v in views], total
+
+    assert listed() == (ids[::-1], 3)  # newest first by default
+    assert listed(order="asc") == (ids, 3)
+    assert listed(order="asc", limit=1, offset=1) == ([ids[1]], 3)
+    assert listed(limit=2) == (ids[:0:-1], 3)
+    assert store.list(owner=owner, order="asc") == (
+        [store.get(i, result=False) for i in ids[1:]],
+        2,
+    )
+    assert listed(status="running") == ([], 0)
+    assert store.list(scorer=unique("none")) == ([], 0)
+    many = unique("many")
+    store.add_many([_fields(scorer=many) for _ in range(51)])
+    views, total = store.list(scorer=many)
+    assert (len(views), total) == (50, 51)  # 50 a page by default
+
+
+def test_ids_with_status_oldest_first_and_by_queue(store: JobStore) -> None:
+    queue = unique("queue")
+    ids = []
+    for _ in range(3):
+        ids.append(store.add(_fields(queue=queue), status="queued").job_id)
+        time.sleep(0.002)
+    other = store.add(_fields(), status="queued").job_id
+    assert store.claim(ids[1], "w1", 30) is not None
+    assert store.ids_with_status(["queued"], queue=queue) == [ids[0], ids[2]]
+    assert store.ids_with_status(["queued", "running"], queue=queue) == ids
+    everywhere = store.ids_with_status(["queued"])
+    assert {ids[0], ids[2], other} <= set(everywhere) and ids[1] not in everywhere
+    assert everywhere.index(ids[0]) < everywhere.index(ids[2]) < everywhere.index(other)
+    store.finish(ids[1], "w1", "completed")  # no live lease left for the reaper tests
+
+
+def test_a_lease_that_ends_now_is_still_live(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases end strictly after ``lease_until``: a claim, ``expired`` and ``release`` at
+    that very moment leave the job to its worker."""
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    monkeypatch.setattr("autoscorer.jobs.store.now", lambda: moment)
+    job_id = store.add(_fields()).job_id
+    assert store.claim(job_id, "w1", 0) is not None  # lease_until == moment
+    assert store.claim(job_id, "w2", 30) is None
+    assert job_id not in [j.job_id for j in store.expired(moment)]
+    assert store.release(job_id, "queued", moment) is None
+    later = moment + timedelta(microseconds=1)
+    assert job_id in [j.job_id for j in store.expired(later)]
+    assert store.release(job_id, "queued", later) is not None
+
+
+def test_expired_lists_running_jobs_whose_lease_ran_out(store: JobStore) -> None:
+    live, lost, ended = (store.add(_fields()).job_id for _ in range(3))
+    for job_id in (live, lost, ended):
+        assert store.claim(job_id, "w1", 30) is not None
+    _expire(store, lost)
+    _expire(store, ended)  # then cancelled: its lease stays, it is not running
+    assert store.transition(ended, "cancelled", allowed_from=["running"]) is not None
+    now_ids = [j.job_id for j in store.expired()]
+    assert lost in now_ids and live not in now_ids and ended not in now_ids
+    soon = datetime.now(UTC) + timedelta(seconds=60)  # when live's lease has run out too
+    soon_ids = [j.job_id for j in store.expired(soon)]
+    assert {live, lost} <= set(soon_ids) and ended not in soon_ids
+    store.finish(live, "w1", "completed")
+    store.finish(lost, "w1", "completed")
+
+
+def test_a_heartbeat_renews_the_lease_from_now(store: JobStore) -> None:
+    job_id = store.add(_fields()).job_id
+    assert store.claim(job_id, "w1", 30) is not None
+    assert store.heartbeat(job_id, "w1", 12.5) == "running"
+    with store.reader() as s:
+        row = s.get(JobRow, job_id)
+        assert row is not None and row.lease_until is not None
+        assert row.lease_until - row.updated_at == timedelta(seconds=12.5)
+    store.finish(job_id, "w1", "completed")
+
+
+def test_finish_of_a_job_no_longer_held_still_writes_its_lines(store: JobStore) -> None:
+    job_id = store.add(_fields()).job_id
+    assert store.claim(job_id, "w1", 30) is not None
+    line = ("INFO", "worker", "late line")
+    assert store.finish(job_id, "w2", "completed", logs=[line]) is None
+    assert store.finish(job_id, "w1", "completed", logs=[("INFO", "worker", "end")]) is not None
+    got = [(e.level, e.component, e.message) for e in store.logs(job_id)[0]]
+    assert got == [
+        ("INFO", "worker", "started on w1 (attempt 1)"),
+        line,
+        ("INFO", "worker", "end"),
+    ]
 
 
 def test_claim_is_exclusive_and_a_lost_lease_can_be_taken(store: JobStore) -> None:

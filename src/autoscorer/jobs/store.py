@@ -36,8 +36,6 @@ OTHER = aliased(JobRow)
 
 
 def _taken(ids: list[str], batch: bool) -> Conflict:
-    if not ids:
-        return Conflict("a job id was taken meanwhile; nothing submitted", field="job_id")
     if not batch:
         message = f"job {ids[0]} already exists; pick another job_id or omit it"
         return Conflict(message, field="job_id", details={"job_id": ids[0]})
@@ -157,9 +155,16 @@ class JobStore(LogMixin, StatsMixin):
         values = _new_rows(items, status)
         try:
             self._insert([(v, log) for v in values])
-        except IntegrityError:
-            raise _taken(ids if len(ids) == 1 else [], len(ids) > 1) from None
+        except IntegrityError as exc:
+            raise self._refused(ids, exc) from None
         return [job_record(JobRow(**v)) for v in values]
+
+    def _refused(self, ids: list[str], exc: IntegrityError) -> BaseException:
+        """Why an insert of these ids failed: a :class:`Conflict` naming the ids taken
+        meanwhile, else the database's own error (a required column left None)."""
+        with self.reader() as s:
+            taken = set(s.scalars(select(JobRow.job_id).where(JobRow.job_id.in_(ids))))
+        return _taken(sorted(taken), len(ids) > 1) if taken else exc
 
     def _insert(self, rows: list[tuple[Columns, bool]]) -> None:
         with self.session.begin() as s:
@@ -174,16 +179,16 @@ class JobStore(LogMixin, StatsMixin):
         try:
             self._insert(rows)
             return [None] * len(rows)
-        except IntegrityError:
+        except IntegrityError as exc:
             if len(rows) == 1:
-                return [_taken([rows[0][0]["job_id"]], False)]
+                return [self._refused([rows[0][0]["job_id"]], exc)]
         errors: list[BaseException | None] = []
         for row in rows:
             try:
                 self._insert([row])
                 errors.append(None)
-            except IntegrityError:
-                errors.append(_taken([row[0]["job_id"]], False))
+            except IntegrityError as exc:
+                errors.append(self._refused([row[0]["job_id"]], exc))
         return errors
 
     @overload
