@@ -13,11 +13,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from tests.api.conftest import data_of
+from tests.api.conftest import api_keys, bearer, check_error, data_of, write_classification
 
 from autoscorer.api.ops.job_json import log_json
 from autoscorer.api.routes import jobs as routes
 from autoscorer.jobs.records import JobStatus, LogEntry
+from autoscorer.settings import ApiKey, hash_key
 
 
 def _entry(second: int, message: str, level: str = "INFO") -> LogEntry:
@@ -129,3 +130,95 @@ def test_batch_status_entries_name_their_job_and_drop_progress_on_request(client
     assert "progress" not in plain[0] and plain[0]["status"] == "completed"
     assert {k: v for k, v in with_progress[0].items() if k != "progress"} == plain[0]
     assert plain[1] == missing
+
+
+# ------------------------------------------------- the route handlers (mutmut skips them)
+
+
+def _sleeper(root: Path, seconds: float) -> Path:
+    ws = write_classification(root)
+    meta = json.loads((ws / "meta.json").read_text())
+    meta["container"] = {"image": "local", "cmd": ["sh", "-c", f"sleep {seconds}"]}
+    meta["time_limit"] = 60
+    (ws / "meta.json").write_text(json.dumps(meta))
+    return ws
+
+
+def test_unfinished_submits_answer_202_with_the_contract_message(make_client, roots) -> None:
+    client = make_client(sync_wait_seconds=0)
+    ws = _sleeper(roots["workspaces"] / "slow", 30)
+    body = {"workspace_path": str(ws)}
+    waited = data_of(client.post("/api/v1/jobs", json={**body, "job_id": "w-1"}), 202)
+    assert waited["message"] == "Job still running"
+    assert waited["status_url"] == "/api/v1/jobs/w-1/status"
+    queued_body = {**body, "job_id": "w-2", "async": True}
+    queued = data_of(client.post("/api/v1/jobs", json=queued_body), 202)
+    assert queued["message"] == "Job submitted for async processing"
+    assert queued["status_url"] == "/api/v1/jobs/w-2/status"
+    ids = {"job_ids": ["w-1", "w-2"], "reason": "tidy up"}
+    cancel = data_of(client.request("DELETE", "/api/v1/jobs/batch", json=ids))
+    assert cancel["total_cancelled"] == 2 and cancel["failed_cancellations"] == []
+    entries = cancel["cancelled_jobs"]
+    assert [(e["job_id"], e["status"], e["reason"]) for e in entries] == [
+        ("w-1", "cancelled", "tidy up"),
+        ("w-2", "cancelled", "tidy up"),
+    ]
+    assert all(set(e) == {"job_id", "status", "cancelled_at", "reason"} for e in entries)
+    assert all(e["cancelled_at"] for e in entries)
+
+
+def test_list_pages_by_offset(client, roots) -> None:
+    ws = roots["workspaces"] / "cls"
+    for job_id in ("p-1", "p-2", "p-3"):
+        data_of(client.post("/api/v1/jobs", json={"job_id": job_id, "workspace_path": str(ws)}))
+    page = data_of(client.get("/api/v1/jobs?limit=1&offset=1&sort=job_id&order=asc"))
+    assert [j["job_id"] for j in page["jobs"]] == ["p-2"]
+    assert page["pagination"] == {
+        "total": 3,
+        "limit": 1,
+        "offset": 1,
+        "has_next": True,
+        "has_prev": True,
+    }
+    last = data_of(client.get("/api/v1/jobs?limit=2&offset=2&sort=job_id&order=desc"))
+    assert [j["job_id"] for j in last["jobs"]] == ["p-1"]
+    assert last["pagination"]["has_next"] is False
+
+
+def test_logs_filter_by_level_and_since_and_say_when_more_exist(client, roots) -> None:
+    ws = roots["workspaces"] / "cls"
+    data_of(client.post("/api/v1/jobs", json={"job_id": "l-1", "workspace_path": str(ws)}))
+    everything = data_of(client.get("/api/v1/jobs/l-1/logs"))
+    lines, total = everything["logs"], everything["total_lines"]
+    assert total == len(lines) >= 4 and everything["has_more"] is False
+    assert everything["job_id"] == "l-1"
+    assert data_of(client.get(f"/api/v1/jobs/l-1/logs?tail={total}"))["has_more"] is False
+    errors = data_of(client.get("/api/v1/jobs/l-1/logs?level=error"))  # a clean run
+    assert errors["logs"] == [] and errors["total_lines"] == 0 and errors["has_more"] is False
+    since = lines[1]["timestamp"]
+    later = data_of(client.get("/api/v1/jobs/l-1/logs", params={"since": since}))
+    assert later["logs"] == [e for e in lines if e["timestamp"] > since]
+    assert 0 < len(later["logs"]) < total
+
+
+def test_another_submitters_job_is_not_found_on_every_job_route(make_client, roots) -> None:
+    keys = [*api_keys(), ApiKey(name="bob", sha256=hash_key("bob-secret"), role="submitter")]
+    client = make_client(api_keys=keys)
+    bob = {"Authorization": "Bearer bob-secret"}
+    body = {"job_id": "own-1", "workspace_path": str(roots["workspaces"] / "cls")}
+    job = data_of(client.post("/api/v1/jobs", json=body, headers=bearer("submitter")))
+    assert job["status"] == "completed" and job["owner"] == "submitter"
+    own = client.get("/api/v1/jobs/own-1/artifacts/per_class", headers=bearer("submitter"))
+    assert own.status_code == 200, own.text
+    for method, url in (
+        ("GET", "/api/v1/jobs/own-1/status"),
+        ("GET", "/api/v1/jobs/own-1/result"),
+        ("GET", "/api/v1/jobs/own-1/logs"),
+        ("GET", "/api/v1/jobs/own-1/artifacts/per_class"),
+        ("DELETE", "/api/v1/jobs/own-1"),  # 409 (finished) if the job were visible
+    ):
+        check_error(client.request(method, url, headers=bob), 404, "RESOURCE_NOT_FOUND", "job_id")
+    listed = data_of(client.get("/api/v1/jobs", headers=bob))
+    assert listed["jobs"] == [] and listed["pagination"]["total"] == 0
+    listed = data_of(client.get("/api/v1/jobs", headers=bearer("reader")))
+    assert [j["job_id"] for j in listed["jobs"]] == ["own-1"]

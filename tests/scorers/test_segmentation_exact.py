@@ -103,7 +103,7 @@ def test_missed_pixels_add_up_over_images() -> None:
 
 def test_an_empty_accumulator_has_undefined_figures_of_the_right_size() -> None:
     for reduction in ("dataset", "per_image"):
-        m = ConfusionAccumulator(3).result(reduction)  # type: ignore[arg-type]
+        m = ConfusionAccumulator(3).result(reduction)
         for per_class in (m.iou, m.dice, m.class_accuracy):
             assert per_class.shape == (3,) and np.isnan(per_class).all()
         assert all(math.isnan(v) for v in (m.miou, m.mdice, m.pixel_accuracy))
@@ -115,7 +115,7 @@ def test_undefined_figures_raise_no_numpy_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for reduction in ("dataset", "per_image"):
-            m = segmentation_metrics([(gt, gt)], 2, VOID, reduction)  # type: ignore[arg-type]
+            m = segmentation_metrics([(gt, gt)], 2, VOID, reduction)
             assert math.isnan(m.miou) and math.isnan(m.pixel_accuracy)
             assert np.isnan(m.iou).all() and m.num_pixels == 0
 
@@ -144,7 +144,7 @@ def test_an_ignore_index_that_is_a_class_is_left_out_of_each_image_too() -> None
     pred = np.array([[1, 1], [2, 0]], np.uint8)
     # gt 0 pixels dropped; counted 1->1, 2->2, 2->0; class 0 itself is not scored
     for reduction in ("dataset", "per_image"):
-        m = segmentation_metrics([(gt, pred)], 3, 0, reduction)  # type: ignore[arg-type]
+        m = segmentation_metrics([(gt, pred)], 3, 0, reduction)
         close(m.iou, [NAN, 1.0, 1 / 2])
         close(m.miou, 0.75)  # 0.5 if class 0 (iou 0) were counted
 
