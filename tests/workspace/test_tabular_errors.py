@@ -75,8 +75,8 @@ def test_a_byte_order_mark_is_counted_in_the_offset(gt: Path) -> None:
     assert failure(gt, head, (ID, LABEL)) == encoding_fault(head)
     late = bom + b"id,label\n" + rows(40_000) + b"x,\xff\n"
     assert failure(gt, late, (ID, LABEL)) == encoding_fault(late)
-    named = bom + b"id,label\n" + rows(40_000) + b"x,\xff\n"
-    assert failure(gt, named, (ID, LABEL), "utf-8-sig") == encoding_fault(named, "utf-8-sig")
+    for name in ("utf-8-sig", "UTF_8_SIG"):
+        assert failure(gt, late, (ID, LABEL), name) == encoding_fault(late, name)
 
 
 def test_a_bad_byte_just_past_a_read_block(gt: Path) -> None:
@@ -124,6 +124,16 @@ def test_a_ragged_row_before_a_bad_byte(gt: Path) -> None:
     reason = "CSV parse error: Expected 2 columns, got 1: 1500"
     assert failure(gt, data, (ID, LABEL)) == row_fault(
         1501, None, "expected 2 fields, got 1", "PARSE_ERROR", reason=reason
+    )
+
+
+def test_a_ragged_row_after_a_bad_byte_in_the_same_block(gt: Path) -> None:
+    """pyarrow parses a block before it checks its text: the row is reported, and the search
+    reads past the bad byte (replaced) to find it."""
+    data = b"id,label\n" + rows(40_000) + b"x,\xff\n" + b"40001\n"
+    reason = "CSV parse error: Expected 2 columns, got 1: 40001"
+    assert failure(gt, data, (ID, LABEL)) == row_fault(
+        40_002, None, "expected 2 fields, got 1", "PARSE_ERROR", reason=reason
     )
 
 
