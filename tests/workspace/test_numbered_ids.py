@@ -185,3 +185,36 @@ def test_numbered_ids_follow_the_rule_on_random_sets(seed: int) -> None:
     else:
         assert got is not None
         assert got[0].tolist() + got[1].tolist() == want
+
+
+def _with_a_null_over_text() -> pa.ChunkedArray:
+    """["img_2", null], the null slot still spanning the bytes of "img_1"."""
+    valid = pa.array([True, False]).buffers()[1]
+    offsets = pa.py_buffer(np.array([0, 5, 10], np.int32).tobytes())
+    arr = pa.Array.from_buffers(pa.string(), 2, [valid, offsets, pa.py_buffer(b"img_2img_1")])
+    return pa.chunked_array([arr])
+
+
+def test_no_numbers_for_nulls_no_ground_truth_or_a_column_not_text() -> None:
+    g = _chunked(["img_1", "img_2"])
+    assert numbered_ids(g, _with_a_null_over_text()) is None
+    assert numbered_ids(_with_a_null_over_text(), g) is None
+    assert numbered_ids(pa.chunked_array([], pa.string()), g) is None
+    assert numbered_ids(g, pa.chunked_array([pa.array([2, 1])])) is None
+    assert numbered_ids(pa.chunked_array([pa.array([1, 2])]), g) is None
+
+
+def test_the_byte_after_nine_is_no_digit() -> None:
+    assert numbered_ids(_chunked(["img_1", "img_2"]), _chunked(["img_2", "img_:"])) is None
+    assert numbered_ids(_chunked(["img_1", "img_2"]), _chunked(["img_2", "img_1:"])) is None
+
+
+def test_eighteen_digits_are_read_exactly() -> None:
+    """Past 2**53 a float would round: 123456789012345677 and 999999999999999999 stay exact."""
+    big, top = 123456789012345677, 10**18 - 1
+    gt = ["img_7", f"img_{big}", f"img_{top}"]
+    got = numbered_ids(_chunked(gt, 0), _chunked([f"img_{top}", "img_7", f"img_{big}"], 0))
+    assert got is not None
+    assert got[0].tolist() == [7, big, top] and got[1].tolist() == [top, 7, big]
+    one_width = numbered_ids(_chunked([f"img_{big}"], 0), _chunked([f"img_{big}"], 0))
+    assert one_width is not None and one_width[1].tolist() == [big]

@@ -152,7 +152,10 @@ def _read_head(path: Path, name: str, fmt: CsvFormat) -> tuple[list[str], list[l
             details={"encoding": fmt.encoding},
         ) from exc
     except UnicodeDecodeError as exc:
-        raise locate_decode_error(path, name, fmt.encoding, exc.start) from exc
+        # utf-8-sig counts from after the byte-order mark it strips
+        bom = _py_encoding(fmt) == "utf-8-sig" and raw.startswith(codecs.BOM_UTF8)
+        start = exc.start + (len(codecs.BOM_UTF8) if bom else 0)
+        raise locate_decode_error(path, name, fmt.encoding, start) from exc
     lines = text.splitlines()
     if not at_end and lines:
         lines.pop()  # possibly cut in the middle

@@ -42,8 +42,9 @@ def locate_decode_error(path: Path, name: str, encoding: str, offset: int | None
 
 
 def _first_bad_byte(path: Path, encoding: str) -> int | None:
+    # not utf-8-sig: it would count from after a byte-order mark (a BOM is valid UTF-8)
     norm = encoding.lower().replace("_", "-")
-    enc = "utf-8-sig" if norm in ("utf-8", "utf8") else encoding
+    enc = "utf-8" if norm in ("utf-8", "utf8", "utf-8-sig") else encoding
     decoder = codecs.getincrementaldecoder(enc)()
     done = 0
     with safeio.open_file(path) as fh:
