@@ -34,6 +34,8 @@ NOT_CODES = {
     "BASE_IMAGE",
     "IDEMPOTENCY_HEADER",
     "O_NOFOLLOW",
+    "O_EXCL",
+    "O_CREAT",
     "CAP_SYS_ADMIN",
 }
 TEXT_LANGS = {
