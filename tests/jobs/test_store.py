@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from tests.jobs.helpers import REPO, unique
 
@@ -507,6 +507,36 @@ def test_claims_of_a_max_parallel_batch_never_overlap(store: JobStore) -> None:
         other = ids[1 - ids.index(won[0])]
         assert store.claim(other, "w9", 30) is not None  # the slot is free again
         store.finish(other, "w9", "completed")
+
+
+def test_a_batch_claim_locks_the_batch_s_rows_in_job_id_order(store: JobStore) -> None:
+    """The lock statement itself: every row of the job's batch (and no other), in one order
+    for every claim, so two claims of a batch never lock its rows in opposite orders
+    (a deadlock on PostgreSQL); ``FOR UPDATE`` there, nothing on SQLite."""
+    batch = unique("batch")
+    jobs = [_fields(batch_id=batch, batch_max_parallel=2) for _ in range(3)]
+    ids = [j.job_id for j in store.add_many(jobs)]
+    store.add(_fields(batch_id=unique("other"), batch_max_parallel=2))
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        assert store.claim(ids[1], "w1", 30) is not None
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    locks = [(st, p) for st, p in seen if "WHERE jobs.batch_id = " in " ".join(st.split())]
+    assert len(locks) == 1
+    statement, params = locks[0]
+    flat = " ".join(statement.split())
+    assert flat.startswith("SELECT jobs.job_id FROM jobs WHERE jobs.batch_id = ")
+    assert " ORDER BY jobs.job_id" in flat
+    postgres = store.engine.dialect.name == "postgresql"
+    assert flat.endswith(" FOR UPDATE") == postgres
+    values = params.values() if isinstance(params, dict) else params
+    assert list(values) == [batch]
 
 
 # -- logs ----------------------------------------------------------------------------
