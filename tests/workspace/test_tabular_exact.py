@@ -297,16 +297,43 @@ def test_narrow_offsets_and_row_numbers() -> None:
 
 
 @pytest.mark.parametrize("quote", ["", '"'])
-def test_a_field_longer_than_the_read_block(gt: Path, quote: str) -> None:
-    """pyarrow's own words when none of ours fits: 3 MiB is more than two 1 MiB read blocks."""
+def test_a_field_longer_than_the_read_block_is_read(gt: Path, quote: str) -> None:
+    """3 MiB is more than two 1 MiB read blocks: read again with larger blocks."""
+    long = "b" * (3 << 20)
+    table = read(gt, f"id,label\n1,a\n2,{quote}{long}{quote}\n3,c\n", (ID, LABEL))
+    labels = table.columns["label"].to_pylist()
+    assert labels[0] == "a" and labels[2] == "c" and labels[1] == long
+
+
+@pytest.mark.parametrize("quote", ["", '"'])
+def test_a_field_longer_than_the_largest_block(
+    gt: Path, quote: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``MAX_BLOCK`` (set to 2 MiB here) the error says what the limit is."""
+    monkeypatch.setattr(T, "MAX_BLOCK", 2 << 20)
     reason = "straddling object straddles two block boundaries (try to increase block size?)"
-    text = f"id,label\n1,a\n2,{quote}{'b' * (3 << 20)}{quote}\n"
+    text = f"id,label\n1,a\n2,{quote}{'b' * (5 << 20)}{quote}\n"
     assert failure(gt, text, (ID, LABEL)) == {
         "code": "PARSE_ERROR",
-        "message": f"{NAME} could not be read as CSV: {reason}",
+        "message": f"{NAME} could not be read as CSV: a field is longer than 2 MiB, the most "
+        "one read block holds",
         "field": NAME,
-        "details": {"file": NAME, "reason": reason, "fault": PART},
+        "details": {"file": NAME, "reason": reason, "max_field_bytes": 2 << 20, "fault": PART},
     }
+
+
+def test_an_error_pyarrow_words_unlike_any_other_is_passed_on(gt: Path) -> None:
+    """The last resort of ``_translate``: pyarrow's own words, whole."""
+    table = read(gt, "id,label\n1,a\n", (ID, LABEL))
+    err = T._translate(table, "something new went wrong", set())
+    assert err.to_dict() == {  # type: ignore[attr-defined]
+        "code": "PARSE_ERROR",
+        "message": f"{NAME} could not be read as CSV: something new went wrong",
+        "field": NAME,
+        "details": {"file": NAME, "reason": "something new went wrong", "fault": PART},
+    }
+    conversion = "In CSV column #1: CSV conversion error to int64: invalid value 'x'"
+    assert isinstance(T._translate(table, conversion, {"label"}), T._IntGuessWrong)
 
 
 @pytest.mark.parametrize("encoding", ["ascii", "gbk"])

@@ -224,6 +224,13 @@ def _ints_only(table: CsvTable, col: Column, sample: list[list[str]]) -> bool:
     return bool(values) and all(_INT_RE.fullmatch(v.strip()) for v in values)
 
 
+# pyarrow reads a CSV in blocks and cannot parse a field longer than one; a file with one is
+# read again with blocks 16 times larger, up to this size (a field longer fails with
+# PARSE_ERROR, naming the limit)
+MAX_BLOCK = 256 << 20
+_STRADDLES = "straddling object straddles two block boundaries"
+
+
 class _IntGuessWrong(Exception):
     """A column guessed to hold integers does not."""
 
@@ -236,12 +243,6 @@ def _arrow_read(
         c.name: pa.int64() if c.name in int_names else (pa.string() if text else _TEXT[c.kind])
         for c in wanted
     }
-    read = pcsv.ReadOptions(
-        encoding=table.fmt.arrow_encoding,
-        column_names=table.header,
-        skip_rows=1 if table.fmt.has_header else 0,
-        block_size=max(1 << 20, 4 * len(",".join(table.header))),
-    )
     convert = pcsv.ConvertOptions(
         column_types=types,
         include_columns=[c.name for c in wanted],
@@ -249,14 +250,30 @@ def _arrow_read(
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    try:
-        with safeio.open_file(table.path) as fh:
-            arrow = pcsv.read_csv(fh, read_options=read, convert_options=convert, memory_pool=POOL)
-    except pa.ArrowInvalid as exc:
-        raise _translate(table, str(exc), int_names) from exc
-    except UnicodeDecodeError as exc:
-        raise locate_decode_error(table.path, table.name, table.fmt.encoding, None) from exc
+    block = max(1 << 20, 4 * len(",".join(table.header)))
+    while True:
+        try:
+            arrow = _read_csv(table, block, convert)
+            break
+        except pa.ArrowInvalid as exc:
+            if _STRADDLES in str(exc) and block < MAX_BLOCK:
+                block = min(block * 16, MAX_BLOCK)  # a field longer than a block: larger ones
+                continue
+            raise _translate(table, str(exc), int_names) from exc
+        except UnicodeDecodeError as exc:
+            raise locate_decode_error(table.path, table.name, table.fmt.encoding, None) from exc
     return {c.name: arrow.column(c.name) for c in wanted}
+
+
+def _read_csv(table: CsvTable, block: int, convert: pcsv.ConvertOptions) -> pa.Table:
+    read = pcsv.ReadOptions(
+        encoding=table.fmt.arrow_encoding,
+        column_names=table.header,
+        skip_rows=1 if table.fmt.has_header else 0,
+        block_size=block,
+    )
+    with safeio.open_file(table.path) as fh:
+        return pcsv.read_csv(fh, read_options=read, convert_options=convert, memory_pool=POOL)
 
 
 def _translate(table: CsvTable, msg: str, int_names: set[str]) -> Exception:
@@ -271,6 +288,13 @@ def _translate(table: CsvTable, msg: str, int_names: set[str]) -> Exception:
         return locate_decode_error(table.path, table.name, table.fmt.encoding, None)
     if "CSV parse error" in msg:
         return locate_field_count(table, len(table.header), msg)
+    if _STRADDLES in msg:
+        return ParseError(
+            f"{table.name} could not be read as CSV: a field is longer than "
+            f"{MAX_BLOCK >> 20} MiB, the most one read block holds",
+            field=table.name,
+            details={"file": table.name, "reason": msg, "max_field_bytes": MAX_BLOCK},
+        )
     return ParseError(
         f"{table.name} could not be read as CSV: {msg}",
         field=table.name,
