@@ -43,6 +43,16 @@ def write_classification(root: Path, *, n: int = 40, wrong: int = 4) -> Path:
     return root
 
 
+def write_sleeper(root: Path, seconds: float) -> Path:
+    """A workspace whose inference (local executor) sleeps, then writes a correct pred."""
+    ws = write_classification(root)
+    meta = json.loads((ws / "meta.json").read_text())
+    meta["container"] = {"image": "local", "cmd": ["sh", "-c", f"sleep {seconds}"]}
+    meta["time_limit"] = 60
+    (ws / "meta.json").write_text(json.dumps(meta))
+    return ws
+
+
 @pytest.fixture()
 def roots(tmp_path: Path) -> dict[str, Path]:
     ws_root, scorer_root = tmp_path / "workspaces", tmp_path / "scorers"

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.conftest import bearer, check_error, data_of, write_classification
-
-
-def _sleeper(root: Path, seconds: float) -> Path:
-    """A workspace whose inference (local executor) sleeps, then writes a correct pred."""
-    ws = write_classification(root)
-    meta = json.loads((ws / "meta.json").read_text())
-    meta["container"] = {"image": "local", "cmd": ["sh", "-c", f"sleep {seconds}"]}
-    meta["time_limit"] = 60
-    (ws / "meta.json").write_text(json.dumps(meta))
-    return ws
+from tests.api.conftest import bearer, check_error, data_of, write_classification, write_sleeper
 
 
 def _wait(client: Any, job_id: str, timeout: float = 30) -> dict[str, Any]:
@@ -90,7 +79,7 @@ def test_bad_submissions_fail_at_once(client, roots) -> None:
 
 
 def test_result_of_an_unfinished_job_is_a_conflict_and_cancel_stops_it(client, roots) -> None:
-    ws = _sleeper(roots["workspaces"] / "slow", 30)
+    ws = write_sleeper(roots["workspaces"] / "slow", 30)
     data_of(
         client.post(
             "/api/v1/jobs", json={"job_id": "slow", "workspace_path": str(ws), "async": True}

@@ -13,7 +13,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from tests.api.conftest import api_keys, bearer, check_error, data_of, write_classification
+from tests.api.conftest import (
+    api_keys,
+    bearer,
+    check_error,
+    data_of,
+    write_sleeper,
+)
 
 from autoscorer.api.ops.job_json import log_json
 from autoscorer.api.routes import jobs as routes
@@ -135,18 +141,9 @@ def test_batch_status_entries_name_their_job_and_drop_progress_on_request(client
 # ------------------------------------------------- the route handlers (mutmut skips them)
 
 
-def _sleeper(root: Path, seconds: float) -> Path:
-    ws = write_classification(root)
-    meta = json.loads((ws / "meta.json").read_text())
-    meta["container"] = {"image": "local", "cmd": ["sh", "-c", f"sleep {seconds}"]}
-    meta["time_limit"] = 60
-    (ws / "meta.json").write_text(json.dumps(meta))
-    return ws
-
-
 def test_unfinished_submits_answer_202_with_the_contract_message(make_client, roots) -> None:
     client = make_client(sync_wait_seconds=0)
-    ws = _sleeper(roots["workspaces"] / "slow", 30)
+    ws = write_sleeper(roots["workspaces"] / "slow", 30)
     body = {"workspace_path": str(ws)}
     waited = data_of(client.post("/api/v1/jobs", json={**body, "job_id": "w-1"}), 202)
     assert waited["message"] == "Job still running"
