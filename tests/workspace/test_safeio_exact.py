@@ -28,6 +28,8 @@ from boundary_kit import Scene
 from autoscorer.errors import AutoScorerError, NoPredictions, WorkspaceInvalid
 from autoscorer.workspace import safeio
 
+from .test_readers import outside
+
 HOST, PART = "host", "participant"
 
 
@@ -69,16 +71,6 @@ def cloexec(fd: int) -> bool:
 def error(exc: pytest.ExceptionInfo[Any]) -> dict[str, Any]:
     err: AutoScorerError = exc.value
     return err.to_dict()
-
-
-def outside(rel: str) -> dict[str, Any]:
-    return {
-        "code": "WORKSPACE_INVALID",
-        "message": f"{rel} leads outside the workspace (a symbolic link); files the server "
-        "reads must lie inside their workspace folder",
-        "field": rel,
-        "details": {"file": rel, "reason": "outside_workspace", "fault": HOST},
-    }
 
 
 def top_link(entry: str) -> dict[str, Any]:
